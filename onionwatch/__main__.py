@@ -1,0 +1,3 @@
+from onionwatch.cli import main
+
+main()

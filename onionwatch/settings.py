@@ -1,0 +1,56 @@
+"""Runtime settings: one place that reads the environment, so nothing below onionwatch/ does."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = Path(os.environ.get("ONIONWATCH_CONFIGS", REPO_ROOT / "configs"))
+
+
+def home() -> Path:
+    """Data directory (lab state, local Elasticsearch data, keys, crawl queues)."""
+    path = Path(os.environ.get("ONIONWATCH_HOME") or platformdirs.user_data_dir("onionwatch"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _key_from_env_or_file(env: str, filename: str) -> bytes:
+    value = os.environ.get(env)
+    if value:
+        return value.encode()
+    path = home() / filename
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
+
+
+def pii_key() -> bytes:
+    """HMAC key for PII hashes. Must be the same across crawls so hashes stay comparable."""
+    return _key_from_env_or_file("ONIONWATCH_PII_KEY", "pii.key")
+
+
+@dataclass(frozen=True)
+class ESConfig:
+    url: str | None
+    username: str | None
+    password: str | None
+    api_key: str | None
+    ca_certs: str | None
+
+
+def es_config() -> ESConfig:
+    """A configured cluster, or url=None meaning: start the embedded local server."""
+    return ESConfig(
+        url=os.environ.get("ONIONWATCH_ES_URL") or None,
+        username=os.environ.get("ONIONWATCH_ES_USER") or None,
+        password=os.environ.get("ONIONWATCH_ES_PASSWORD") or None,
+        api_key=os.environ.get("ONIONWATCH_ES_API_KEY") or None,
+        ca_certs=os.environ.get("ONIONWATCH_ES_CA_CERTS") or None,
+    )
