@@ -1,0 +1,152 @@
+"""Crawl progress on the terminal, and a network guard that proves (in tests) that
+nothing in the crawler process dials or resolves anything but loopback."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import socket
+import sys
+import time
+
+from scrapy import signals
+from twisted.internet import task
+
+logger = logging.getLogger(__name__)
+
+
+class Progress:
+    """Pages/s, onions seen, failures — every few seconds, and a summary at the end."""
+
+    def __init__(self, crawler) -> None:  # noqa: ANN001
+        self.crawler = crawler
+        self.interval = crawler.settings.getfloat("ONIONWATCH_PROGRESS_INTERVAL")
+        self.summary_file = crawler.settings.get("ONIONWATCH_SUMMARY_FILE")
+        self.started = time.monotonic()
+        self.pages = self.failures = 0
+        self.onions: set[str] = set()
+        self.loop: task.LoopingCall | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+        ext = cls(crawler)
+        crawler.signals.connect(ext.opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.item, signal=signals.item_scraped)
+        return ext
+
+    def item(self, item, response=None, spider=None) -> None:  # noqa: ANN001
+        if item.get("failure"):
+            self.failures += 1
+        else:
+            self.pages += 1
+            self.onions.add(item.get("onion", ""))
+
+    def opened(self, spider=None) -> None:  # noqa: ANN001
+        self.started = time.monotonic()
+        if self.interval > 0:
+            self.loop = task.LoopingCall(self.report)
+            self.loop.start(self.interval, now=False)
+
+    def report(self) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        sys.stderr.write(
+            f"[crawl] {elapsed:6.1f}s  pages {self.pages}  ({self.pages / elapsed:.1f}/s)  "
+            f"onions {len(self.onions)}  failures {self.failures}\n"
+        )
+
+    def summary(self) -> dict:
+        elapsed = time.monotonic() - self.started
+        stats = self.crawler.stats.get_stats()
+        return {
+            "seconds": round(elapsed, 2),
+            "pages": self.pages,
+            "pages_per_second": round(self.pages / elapsed, 2) if elapsed else 0.0,
+            "onions": len(self.onions),
+            "failures": self.failures,
+            "failure_reasons": {k.split("/", 2)[2]: v for k, v in stats.items() if k.startswith("onionwatch/failure/")},
+            "refused": {k.split("/", 2)[2]: v for k, v in stats.items() if k.startswith("onionwatch/refused/")},
+            "caps": {k.split("/", 2)[2]: v for k, v in stats.items() if k.startswith("onionwatch/caps/")},
+            "stored": stats.get("onionwatch/stored", 0),
+            "store_failed": stats.get("onionwatch/store_failed", 0),
+            "finish_reason": stats.get("finish_reason"),
+        }
+
+    def closed(self, spider=None, reason=None) -> None:  # noqa: ANN001
+        if self.loop and self.loop.running:
+            self.loop.stop()
+        summary = self.summary()
+        summary["finish_reason"] = reason
+        self.report()
+        if self.summary_file:
+            with open(self.summary_file, "w") as fh:
+                json.dump(summary, fh, indent=2)
+
+
+class NetworkGuard:
+    """Patches the socket layer of this process: a DNS lookup of a .onion name, or any
+    connection to a non-loopback address (or to a loopback port not allowed), is
+    recorded to ONIONWATCH_GUARD_LOG and fails loudly."""
+
+    def __init__(self, settings) -> None:  # noqa: ANN001
+        self.log_path = settings.get("ONIONWATCH_GUARD_LOG")
+        self.allowed_ports = {int(p) for p in settings.getlist("ONIONWATCH_GUARD_ALLOW_PORTS")}
+
+    @classmethod
+    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+        from scrapy.exceptions import NotConfigured
+
+        if not crawler.settings.getbool("ONIONWATCH_NETWORK_GUARD"):
+            raise NotConfigured
+        guard = cls(crawler.settings)
+        guard.install()
+        return guard
+
+    def _violation(self, kind: str, target: str) -> None:
+        if self.log_path:
+            with open(self.log_path, "a") as fh:
+                fh.write(json.dumps({"kind": kind, "target": target, "at": time.time()}) + "\n")
+        raise OSError(f"network guard: {kind} {target} refused")
+
+    def install(self) -> None:
+        guard = self
+        real_getaddrinfo = socket.getaddrinfo
+        real_connect = socket.socket.connect
+        real_connect_ex = socket.socket.connect_ex
+
+        def getaddrinfo(host, *args, **kwargs):  # noqa: ANN001, ANN202
+            name = host.decode() if isinstance(host, bytes) else str(host or "")
+            if name.lower().rstrip(".").endswith(".onion"):
+                guard._violation("dns_onion", name)
+            if name and not _is_loopback_literal(name) and name != "localhost":
+                guard._violation("dns", name)
+            return real_getaddrinfo(host, *args, **kwargs)
+
+        def check(address) -> None:  # noqa: ANN001
+            if isinstance(address, tuple) and len(address) >= 2:
+                host, port = address[0], address[1]
+                if not _is_loopback_literal(str(host)):
+                    guard._violation("connect", f"{host}:{port}")
+                if guard.allowed_ports and int(port) not in guard.allowed_ports:
+                    guard._violation("connect_port", f"{host}:{port}")
+
+        def connect(sock, address):  # noqa: ANN001, ANN202
+            check(address)
+            return real_connect(sock, address)
+
+        def connect_ex(sock, address):  # noqa: ANN001, ANN202
+            check(address)
+            return real_connect_ex(sock, address)
+
+        socket.getaddrinfo = getaddrinfo
+        socket.socket.connect = connect
+        socket.socket.connect_ex = connect_ex
+        logger.info("network guard installed (loopback only, no .onion DNS)")
+
+
+def _is_loopback_literal(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

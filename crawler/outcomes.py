@@ -1,0 +1,45 @@
+"""Every way a fetch can end badly, as one named reason (docs/record.md)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from scrapy.exceptions import (
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import TimeoutError as TwistedTimeout
+
+from crawler.tor import TorPolicyError, TorSocksError
+
+
+def _chain(exc: BaseException | None):  # noqa: ANN202
+    depth = 0
+    while exc is not None and depth < 10:
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+        depth += 1
+
+
+def failure_reason(exc: BaseException) -> str:
+    for e in _chain(exc):
+        reason = getattr(e, "reason", None)
+        if isinstance(e, (TorSocksError, TorPolicyError)) or (isinstance(reason, str) and isinstance(e, IgnoreRequest)):
+            return e.reason
+        if type(e).__name__ == "_DecompressionMaxSizeExceeded":
+            return "decompression_bomb"
+    if isinstance(exc, HttpError):
+        return "http_error"
+    for e in _chain(exc):
+        if isinstance(e, DownloadCancelledError):
+            return "too_large"
+        if isinstance(e, (DownloadTimeoutError, TwistedTimeout, asyncio.TimeoutError, TimeoutError)):
+            return "timeout"
+        if isinstance(e, DownloadConnectionRefusedError):
+            return "connection_refused"
+    if isinstance(exc, IgnoreRequest):
+        return "ignored"
+    return "download_error"

@@ -1,0 +1,172 @@
+"""The onion spider: breadth-first within each onion, discovery across onions.
+
+Routing and the onion-only policy are not here on purpose: they are enforced below
+every spider, in crawler.middlewares and crawler.handler."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+import scrapy
+from scrapy.http import TextResponse
+
+from crawler.extract import extract
+from crawler.onion import find_onions, onion_of_url
+from crawler.outcomes import failure_reason
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def root_url(onion: str) -> str:
+    return f"http://{onion}/"
+
+
+def read_seeds(seeds: str) -> list[str]:
+    """Seeds: a file of URLs/onions (one a line) or a comma/space separated list."""
+    path = Path(seeds)
+    items = path.read_text().split() if path.exists() else seeds.replace(",", " ").split()
+    urls = []
+    for item in items:
+        item = item.strip()
+        if not item or item.startswith("#"):
+            continue
+        urls.append(item if "://" in item else root_url(item.rstrip("/")))
+    return urls
+
+
+class OnionSpider(scrapy.Spider):
+    name = "onion"
+
+    def __init__(self, seeds: str = "", crawl_id: str | None = None, discover: str = "1", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.seed_urls = read_seeds(seeds) if seeds else []
+        self.crawl_id = crawl_id or uuid.uuid4().hex[:12]
+        self.discover = discover not in ("0", "false", "no")
+        self.pages_per_onion: dict[str, int] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):  # noqa: ANN001, ANN206
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        s = crawler.settings
+        spider.max_pages = s.getint("ONIONWATCH_MAX_PAGES_PER_ONION")
+        spider.max_depth = s.getint("ONIONWATCH_MAX_DEPTH")
+        spider.max_url = s.getint("ONIONWATCH_MAX_URL_LENGTH")
+        spider.max_query_params = s.getint("ONIONWATCH_MAX_QUERY_PARAMS")
+        spider.max_text = s.getint("ONIONWATCH_MAX_TEXT_CHARS")
+        spider.media_ext = tuple(s.getlist("ONIONWATCH_MEDIA_EXTENSIONS"))
+        return spider
+
+    async def start(self):  # noqa: ANN201
+        for url in self.seed_urls:
+            request = self._request(url, depth=0)
+            if request is not None:
+                yield request
+
+    # -- scheduling with caps --------------------------------------------------
+    def _request(self, url: str, depth: int) -> scrapy.Request | None:
+        onion = onion_of_url(url)
+        if onion is None:
+            # Not an onion: still handed to the downloader policy when it is a seed,
+            # so the refusal is recorded rather than silently dropped.
+            if depth == 0:
+                return scrapy.Request(url, callback=self.parse, errback=self.failed, cb_kwargs={"depth": 0})
+            return None
+        url = self._normalise(url)
+        if url is None:
+            self.crawler.stats.inc_value("onionwatch/caps/url")
+            return None
+        if depth > self.max_depth:
+            self.crawler.stats.inc_value("onionwatch/caps/depth")
+            return None
+        count = self.pages_per_onion.get(onion, 0)
+        if count >= self.max_pages:
+            self.crawler.stats.inc_value("onionwatch/caps/pages")
+            return None
+        self.pages_per_onion[onion] = count + 1
+        return scrapy.Request(url, callback=self.parse, errback=self.failed, cb_kwargs={"depth": depth})
+
+    def _normalise(self, url: str) -> str | None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or len(url) > self.max_url:
+            return None
+        if parts.path.lower().endswith(self.media_ext):
+            return None
+        if len(parse_qsl(parts.query, keep_blank_values=True)) > self.max_query_params:
+            return None
+        return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
+
+    # -- callbacks -------------------------------------------------------------
+    def parse(self, response, depth: int = 0):  # noqa: ANN001, ANN201
+        onion = onion_of_url(response.url) or ""
+        body = response.body
+        record = {
+            "url": response.url,
+            "onion": onion,
+            "fetched_at": now_iso(),
+            "status": response.status,
+            "failure": None,
+            "content_type": (response.headers.get("Content-Type") or b"").decode("latin-1").split(";")[0].strip().lower(),
+            "title": "",
+            "text": "",
+            "links": [],
+            "onion_links": [],
+            "lang": "und",
+            "sha256": hashlib.sha256(body).hexdigest(),
+            "size": len(body),
+            "raw": body,
+            "depth": depth,
+            "crawl_id": self.crawl_id,
+        }
+        if not isinstance(response, TextResponse):
+            record["failure"] = "non_text_content"
+            record["raw"] = b""
+            yield record
+            return
+        page = extract(response.text, response.url, max_text=self.max_text)
+        onions = find_onions(" ".join(page.links) + "\n" + page.text)
+        record.update(
+            title=page.title, text=page.text, links=page.links, onion_links=onions, lang=page.lang or "und"
+        )
+        yield record
+        for link in page.links:
+            if onion_of_url(link) == onion:
+                request = self._request(link, depth + 1)
+                if request is not None:
+                    yield request
+        if self.discover:
+            for other in onions:
+                if other != onion and other not in self.pages_per_onion:
+                    request = self._request(root_url(other), 0)
+                    if request is not None:
+                        yield request
+
+    def failed(self, failure):  # noqa: ANN001, ANN201
+        request = failure.request
+        url = (request.meta.get("redirect_urls") or [request.url])[0]
+        response = getattr(failure.value, "response", None)
+        record = {
+            "url": url,
+            "onion": onion_of_url(url) or "",
+            "fetched_at": now_iso(),
+            "status": getattr(response, "status", None),
+            "failure": failure_reason(failure.value),
+            "content_type": "",
+            "title": "",
+            "text": "",
+            "links": [request.url] if request.url != url else [],
+            "onion_links": [],
+            "lang": "und",
+            "sha256": "",
+            "size": 0,
+            "raw": b"",
+            "depth": request.cb_kwargs.get("depth", 0),
+            "crawl_id": self.crawl_id,
+        }
+        self.crawler.stats.inc_value(f"onionwatch/failure/{record['failure']}")
+        yield record
