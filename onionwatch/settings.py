@@ -54,3 +54,12 @@ def es_config() -> ESConfig:
         api_key=os.environ.get("ONIONWATCH_ES_API_KEY") or None,
         ca_certs=os.environ.get("ONIONWATCH_ES_CA_CERTS") or None,
     )
+
+
+def snapshot_key() -> bytes:
+    """Key that encrypts stored raw pages (they hold personal data in clear)."""
+    return _key_from_env_or_file("ONIONWATCH_SNAPSHOT_KEY", "snapshot.key")
+
+
+def index_prefix() -> str:
+    return os.environ.get("ONIONWATCH_INDEX_PREFIX", "onionwatch")

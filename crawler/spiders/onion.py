@@ -30,14 +30,11 @@ def root_url(onion: str) -> str:
 def read_seeds(seeds: str) -> list[str]:
     """Seeds: a file of URLs/onions (one a line) or a comma/space separated list."""
     path = Path(seeds)
-    items = path.read_text().split() if path.exists() else seeds.replace(",", " ").split()
-    urls = []
-    for item in items:
-        item = item.strip()
-        if not item or item.startswith("#"):
-            continue
-        urls.append(item if "://" in item else root_url(item.rstrip("/")))
-    return urls
+    if path.exists():
+        items = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
+    else:
+        items = seeds.replace(",", " ").split()
+    return [item if "://" in item else root_url(item.rstrip("/")) for item in items if item]
 
 
 class OnionSpider(scrapy.Spider):

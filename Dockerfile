@@ -1,0 +1,28 @@
+# The onionwatch image: the CLI (crawler, index setup, later the web app) and Tor.
+FROM python:3.11-slim-bookworm
+
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tor \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --create-home --uid 10001 onionwatch \
+ && mkdir -p /data /run/tor-cookie \
+ && chown onionwatch:onionwatch /data /run/tor-cookie \
+ && chmod 0750 /run/tor-cookie
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY crawler/ crawler/
+COPY enrich/ enrich/
+COPY index/ index/
+COPY onionwatch/ onionwatch/
+COPY configs/ configs/
+RUN pip install --no-cache-dir . && python -m compileall -q /app
+
+ENV ONIONWATCH_CONFIGS=/app/configs \
+    ONIONWATCH_HOME=/data \
+    PYTHONUNBUFFERED=1
+
+USER onionwatch
+VOLUME ["/data"]
+ENTRYPOINT ["onionwatch"]
+CMD ["--help"]

@@ -1,0 +1,65 @@
+"""The lab for tests: a real private Tor network with the sample onion sites, started
+once per session inside the test run's network namespace (only `lo`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def isolated_netns() -> bool:
+    """True when the only network interface is loopback (the tests' `unshare -n`)."""
+    return sorted(os.listdir("/sys/class/net")) == ["lo"]
+
+
+def require_isolation() -> None:
+    if not isolated_netns() and os.environ.get("ONIONWATCH_TEST_ALLOW_HOST_NET") != "1":
+        pytest.fail(
+            "lab tests must run in a network namespace with only loopback: "
+            "use the README's test command (scripts/test.sh), or set ONIONWATCH_TEST_ALLOW_HOST_NET=1"
+        )
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):  # noqa: ANN001, ANN201
+    """Lab state: {"sites": [{name, role, onion, ...}], "socks": [...], "control": [...]}."""
+    require_isolation()
+    from onionwatch.lab import control
+
+    root = tmp_path_factory.mktemp("lab")
+    state = control.up(root=root, timeout=180)
+    state["root"] = str(root)
+    yield state
+    control.down(root)
+
+
+def lab_env(lab_state: dict, home: Path) -> dict:
+    """Environment for an `onionwatch` subprocess that should use this lab."""
+    return dict(
+        os.environ,
+        ONIONWATCH_HOME=str(home),
+        ONIONWATCH_LAB_DIR=lab_state["root"],
+        PYTHONUNBUFFERED="1",
+    )
+
+
+def run_onionwatch(args: list[str], env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "onionwatch", *args], cwd=REPO, env=env,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def site(lab_state: dict, role: str) -> dict:
+    return next(s for s in lab_state["sites"] if s["role"] == role)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

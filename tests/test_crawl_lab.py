@@ -1,0 +1,112 @@
+"""Crawl the whole lab through real Tor, from the directory onion only."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.fixtures_lab import lab_env, read_jsonl, run_onionwatch, site
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT = 8  # the drip page sends a byte a second for far longer
+
+
+@pytest.fixture(scope="module")
+def crawl(lab, tmp_path_factory):  # noqa: ANN001, ANN201
+    home = tmp_path_factory.mktemp("crawl-home")
+    out = home / "pages.jsonl"
+    guard_log = home / "guard.jsonl"
+    ports = [p.rsplit(":", 1)[1] for p in lab["socks"] + lab["control"]]
+    directory = site(lab, "directory")["onion"]
+    proc = run_onionwatch(
+        [
+            "crawl", "--seeds", directory, "--output", str(out), "--no-enrich", "--timeout", str(TIMEOUT),
+            "--summary-json", "-s", "ONIONWATCH_NETWORK_GUARD=1", "-s", f"ONIONWATCH_GUARD_LOG={guard_log}",
+            "-s", f"ONIONWATCH_GUARD_ALLOW_PORTS={','.join(ports)}",
+            "-s", "ONIONWATCH_MAX_PAGES_PER_ONION=150",
+        ],
+        lab_env(lab, home),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout[proc.stdout.index("{"):])
+    return {"records": read_jsonl(out), "summary": summary, "guard_log": guard_log, "stderr": proc.stderr}
+
+
+def _by_onion(records: list[dict]) -> dict[str, set[str]]:
+    got: dict[str, set[str]] = {}
+    for r in records:
+        if r["failure"] is None and r["status"] == 200:
+            parts = urlsplit(r["url"])
+            got.setdefault(r["onion"], set()).add(parts.path + (f"?{parts.query}" if parts.query else ""))
+    return got
+
+
+def test_discovers_and_fetches_every_lab_page(lab, crawl) -> None:  # noqa: ANN001
+    from onionwatch.lab.sites import expected_pages, load_sites
+
+    onion_of = {s["name"]: s["onion"] for s in lab["sites"]}
+    fetched = _by_onion(crawl["records"])
+    assert set(fetched) == set(onion_of.values()), "every lab onion discovered from the directory"
+    for spec in load_sites():
+        expected = expected_pages(spec, onion_of)
+        missing = expected - fetched[onion_of[spec.name]]
+        assert not missing, f"{spec.name}: not fetched {sorted(missing)[:10]}"
+
+
+def test_hostile_cases_end_in_their_named_outcome(lab, crawl) -> None:  # noqa: ANN001
+    from onionwatch.lab.sites import load_sites
+
+    hostile = next(s for s in load_sites() if s.role == "hostile")
+    onion = site(lab, "hostile")["onion"]
+    records = [r for r in crawl["records"] if r["onion"] == onion]
+    by_path: dict[str, list[dict]] = {}
+    for r in records:
+        by_path.setdefault(urlsplit(r["url"]).path, []).append(r)
+    for case in hostile.cases:
+        path = urlsplit(case.link or case.path).path
+        if case.expect in ("ok", "followed"):
+            continue
+        if case.expect == "bounded":
+            trap = [r for r in records if urlsplit(r["url"]).path.startswith(case.path)]
+            assert len(trap) <= 150, f"{case.path}: trap not bounded ({len(trap)} pages)"
+            continue
+        if case.expect == "not_requested":
+            assert path not in by_path, f"{path} must never be requested"
+            continue
+        got = {r["failure"] for r in by_path.get(path, [])}
+        assert case.expect in got, f"{case.path}: expected {case.expect}, got {got}"
+    assert crawl["summary"]["caps"].get("pages", 0) > 0, "the trap hit the per-onion page cap"
+
+
+def test_nothing_left_tor(crawl) -> None:  # noqa: ANN001
+    assert "network guard installed" in crawl["stderr"]
+    violations = crawl["guard_log"].read_text().splitlines() if crawl["guard_log"].exists() else []
+    assert violations == []
+    offsite = [r for r in crawl["records"] if r["failure"] == "offsite_redirect"]
+    assert len(offsite) >= 2  # clearnet host and IP redirects were refused, not followed
+
+
+def test_invalid_onion_addresses_are_not_followed(lab, crawl) -> None:  # noqa: ANN001
+    from onionwatch.lab.sites import decoys, load_sites
+
+    onion_of = {s["name"]: s["onion"] for s in lab["sites"]}
+    directory = next(s for s in load_sites() if s.role == "directory")
+    bad = {d.lower() for d in decoys(directory, onion_of)}
+    assert bad
+    seen = {o for r in crawl["records"] for o in r["onion_links"]} | {r["onion"] for r in crawl["records"]}
+    assert not (bad & seen)
+
+
+def test_records_carry_evidence_fields(crawl) -> None:  # noqa: ANN001
+    import hashlib  # noqa: F401
+
+    ok = [r for r in crawl["records"] if r["failure"] is None]
+    assert ok
+    for r in ok:
+        assert len(r["sha256"]) == 64 and r["size"] > 0
+        assert r["fetched_at"].endswith("Z")
+        assert r["onion"] and r["url"].startswith(f"http://{r['onion']}")
+    assert any(r["lang"] in ("vi", "th", "zh", "id") for r in ok)
