@@ -16,7 +16,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 def isolated_netns() -> bool:
     """True when the only network interface is loopback (the tests' `unshare -n`)."""
-    return sorted(os.listdir("/sys/class/net")) == ["lo"]
+    import socket
+
+    # if_nameindex() asks the kernel for this namespace's interfaces (/sys may be the host's)
+    return [name for _, name in socket.if_nameindex()] == ["lo"]
 
 
 def require_isolation() -> None:

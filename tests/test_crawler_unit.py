@@ -230,3 +230,22 @@ def test_seeds_file_and_list(tmp_path) -> None:  # noqa: ANN001
     assert read_seeds(str(f)) == [f"http://{GOOD}/", f"http://{GOOD}/x"]
     assert read_seeds(f"{GOOD},http://{GOOD}/y") == [f"http://{GOOD}/", f"http://{GOOD}/y"]
     assert os.path.exists(f)
+
+
+def test_page_cap_counts_unique_urls_per_onion() -> None:
+    from scrapy import Request
+    from scrapy.utils.test import get_crawler
+
+    from crawler.dupefilter import OnionCapDupeFilter
+
+    crawler = get_crawler(settings_dict={"ONIONWATCH_MAX_PAGES_PER_ONION": 3})
+    crawler.stats = _Stats()
+    df = OnionCapDupeFilter.from_crawler(crawler)
+    other = onion_from_pubkey(hashlib.sha256(b"other").digest())
+    seen = [df.request_seen(Request(f"http://{GOOD}/nav")) for _ in range(10)]
+    assert seen == [False] + [True] * 9, "repeated navigation links use one slot"
+    assert not df.request_seen(Request(f"http://{GOOD}/a"))
+    assert not df.request_seen(Request(f"http://{GOOD}/b"))
+    assert df.request_seen(Request(f"http://{GOOD}/c")), "fourth unique page is over the cap"
+    assert not df.request_seen(Request(f"http://{other}/")), "the cap is per onion"
+    assert crawler.stats.values["onionwatch/caps/pages"] == 1

@@ -45,13 +45,12 @@ class OnionSpider(scrapy.Spider):
         self.seed_urls = read_seeds(seeds) if seeds else []
         self.crawl_id = crawl_id or uuid.uuid4().hex[:12]
         self.discover = discover not in ("0", "false", "no")
-        self.pages_per_onion: dict[str, int] = {}
+        self.onions_seen: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):  # noqa: ANN001, ANN206
         spider = super().from_crawler(crawler, *args, **kwargs)
         s = crawler.settings
-        spider.max_pages = s.getint("ONIONWATCH_MAX_PAGES_PER_ONION")
         spider.max_depth = s.getint("ONIONWATCH_MAX_DEPTH")
         spider.max_url = s.getint("ONIONWATCH_MAX_URL_LENGTH")
         spider.max_query_params = s.getint("ONIONWATCH_MAX_QUERY_PARAMS")
@@ -81,11 +80,7 @@ class OnionSpider(scrapy.Spider):
         if depth > self.max_depth:
             self.crawler.stats.inc_value("onionwatch/caps/depth")
             return None
-        count = self.pages_per_onion.get(onion, 0)
-        if count >= self.max_pages:
-            self.crawler.stats.inc_value("onionwatch/caps/pages")
-            return None
-        self.pages_per_onion[onion] = count + 1
+        self.onions_seen.add(onion)  # the per-onion page cap is in crawler.dupefilter
         return scrapy.Request(url, callback=self.parse, errback=self.failed, cb_kwargs={"depth": depth})
 
     def _normalise(self, url: str) -> str | None:
@@ -138,7 +133,7 @@ class OnionSpider(scrapy.Spider):
                     yield request
         if self.discover:
             for other in onions:
-                if other != onion and other not in self.pages_per_onion:
+                if other != onion and other not in self.onions_seen:
                     request = self._request(root_url(other), 0)
                     if request is not None:
                         yield request

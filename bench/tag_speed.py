@@ -1,0 +1,97 @@
+"""Speed: characters/second per core on one synthetic listing corpus, in one run, for
+onionwatch's Tagger, the pure character pass it is built on (regex + validation + Aho-Corasick,
+no spaCy: the ceiling), spaCy's tokenizer alone, and Presidio without and with a small model.
+
+Run:  bench/setup_tag_bench.sh && bench/.venv-presidio/bin/python bench/tag_speed.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+
+import spacy
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from enrich import Tagger  # noqa: E402
+
+
+def corpus(docs: int, seed: int = 4) -> list[str]:
+    """Listing-like pages mixing offers, reports, PII sentences and filler in five languages."""
+    rng = random.Random(seed)
+    labelled = [r["text"] for r in yaml.safe_load((HERE.parent / "tests/data/tagger/labelled.yaml").read_text(encoding="utf-8"))]
+    synth = [r["full_text"] for r in json.loads((HERE / "data/tagger/presidio_synth_dataset_v2.json").read_text())]
+    seeds = [p for f in sorted((HERE.parent.parent / "shared/seeds").glob("*.txt")) for p in f.read_text(encoding="utf-8").split("\n\n") if len(p) > 80]
+    pool = labelled * 4 + synth + (seeds or synth)
+    pages = []
+    for _ in range(docs):
+        parts, size = [], rng.randint(600, 1800)
+        while sum(map(len, parts)) < size:
+            parts.append(rng.choice(pool))
+        pages.append("\n\n".join(parts))
+    return pages
+
+
+def timed(fn, texts: list[str], repeat: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn(texts)
+        best = min(best, time.perf_counter() - t0)
+    return sum(map(len, texts)) / best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--docs", type=int, default=2000)
+    parser.add_argument("--presidio-docs", type=int, default=400, help="Presidio is slow: measured on the first N pages")
+    parser.add_argument("--ner-docs", type=int, default=100)
+    args = parser.parse_args()
+    texts = corpus(args.docs)
+    total = sum(map(len, texts))
+    print(f"corpus: {len(texts)} pages, {total / 1e6:.2f} M chars\n")
+    tagger = Tagger.load()
+    tagger.tag_many(texts[:50])  # warm caches
+    scanner, decide = tagger.core.scanner, tagger.core.decide
+    rows: dict[str, float] = {}
+    rows["regex + validation + Aho-Corasick (ceiling)"] = timed(lambda ts: [decide(scanner.scan(t)) for t in ts], texts, 2)
+    rows["onionwatch Tagger (1 process)"] = timed(tagger.tag_many, texts, 2)
+    rows["onionwatch Tagger (2 processes, per core)"] = timed(lambda ts: tagger.tag_many(ts, n_process=2), texts) / 2
+    blank = spacy.blank("xx")
+    rows["spaCy tokenizer only (blank xx)"] = timed(lambda ts: [blank.make_doc(t) for t in ts], texts)
+    windows = [w for t in texts for w in scanner.scan(t).token_windows(tagger.reach)]
+    try:
+        import tag_presidio
+
+        engine = tag_presidio.analyzer(ner=False)
+        rows["Presidio, default recognizers, no NER"] = timed(lambda ts: [engine.analyze(t, language="en") for t in ts], texts[: args.presidio_docs])
+        if tag_presidio.small_model_available():
+            ner = tag_presidio.analyzer(ner=True)
+            rows[f"Presidio + NER ({tag_presidio.SMALL_MODEL})"] = timed(lambda ts: [ner.analyze(t, language="en") for t in ts], texts[: args.ner_docs])
+    except ImportError:
+        print("(presidio-analyzer not installed here: run in bench/.venv-presidio)\n")
+    ceiling = rows["regex + validation + Aho-Corasick (ceiling)"]
+    ours = rows["onionwatch Tagger (1 process)"]
+    print("| approach | MB/s per core | onionwatch ÷ this |")
+    print("|---|---|---|")
+    for name, speed in rows.items():
+        print(f"| {name} | {speed / 1e6:.3f} | {ours / speed:.2f}× |")
+    print(f"\nonionwatch / ceiling = {ours / ceiling:.2f}  (goal ≥ 0.5)")
+    presidio = rows.get("Presidio, default recognizers, no NER")
+    if presidio:
+        print(f"onionwatch / Presidio-without-NER = {ours / presidio:.1f}×  (goal ≥ 15)")
+    print(f"characters given to the spaCy token pass: {sum(b - a for a, b in windows) / total:.1%}")
+    print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

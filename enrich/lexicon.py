@@ -1,0 +1,76 @@
+"""Aho-Corasick lexicon scan over lower-cased text, with word-boundary checks where words have them.
+
+Thai and Chinese are written without spaces, so their terms match as substrings; Latin-script
+terms (incl. Vietnamese) must start and end at a word boundary ("grass" is not in "grass-fed").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import ahocorasick
+
+
+@dataclass(slots=True)
+class Term:
+    kind: str  # commodity | sale_cue | negative_cue | negator | blocker
+    category: str | None  # commodity category; None for cues
+    name: str  # canonical commodity, or the lexicon term itself
+    start: int
+    end: int
+    weight: float
+
+
+def _spaced(ch: str) -> bool:
+    """True for letters of scripts that separate words with spaces (Latin, Vietnamese, digits)."""
+    return ch.isalnum() and not ("\u0e00" <= ch <= "\u0eff" or "\u2e80" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
+
+
+class Lexicon:
+    """All lexicon terms in one automaton; payload = (kind, category, name, weight)."""
+
+    def __init__(self, entries: Iterable[tuple[str, str, str | None, str, float]]) -> None:
+        payloads: dict[str, list[tuple[str, str | None, str, float]]] = {}
+        for surface, kind, category, name, weight in entries:
+            key = surface.lower().strip()
+            if key and (kind, category, name, weight) not in payloads.setdefault(key, []):
+                payloads[key].append((kind, category, name, weight))
+        self.automaton = ahocorasick.Automaton()
+        for key, values in payloads.items():
+            self.automaton.add_word(key, (key, tuple(values)))
+        self.automaton.make_automaton()
+
+    def scan(self, low: str) -> list[Term]:
+        """Matches at word boundaries; blockers drop overlapping commodities; longest match wins."""
+        found: list[Term] = []
+        blocked: list[tuple[int, int]] = []
+        n = len(low)
+        for end_index, (key, values) in self.automaton.iter(low):
+            start, end = end_index - len(key) + 1, end_index + 1
+            if _spaced(key[0]) and start > 0 and _spaced(low[start - 1]):
+                continue
+            if _spaced(key[-1]) and end < n and (
+                _spaced(low[end]) or (low[end] == "-" and end + 1 < n and low[end + 1].isalpha())
+            ):
+                continue
+            for kind, category, name, weight in values:
+                if kind == "blocker":
+                    blocked.append((start, end))
+                else:
+                    found.append(Term(kind, category, name, start, end, weight))
+        if blocked:
+            found = [t for t in found if t.kind != "commodity" or all(t.end <= s or e <= t.start for s, e in blocked)]
+        found.sort(key=lambda t: (t.start - t.end, t.start))
+        occupied = bytearray(n + 1)
+        kept: list[Term] = []
+        last_span, last_ok = (-1, -1), False
+        for t in found:  # longest first; terms sharing one span (same word, several lists) stay together
+            span = (t.start, t.end)
+            ok = last_ok if span == last_span else occupied.find(1, t.start, t.end) == -1
+            if ok:
+                kept.append(t)
+                occupied[t.start : t.end] = b"\x01" * (t.end - t.start)
+            last_span, last_ok = span, ok
+        kept.sort(key=lambda t: t.start)
+        return kept

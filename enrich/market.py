@@ -1,0 +1,80 @@
+"""Prices and quantities written next to numbers, in any of the region's currencies and units."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_NUM = r"\d{1,3}(?:[.,\u00a0 ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d+)?"
+_LATIN_AFTER = r"(?![a-zà-ỹ])"
+
+
+def _alternation(words: list[str]) -> str:
+    return "|".join(re.escape(w.lower()) for w in sorted(set(words), key=len, reverse=True))
+
+
+@dataclass(slots=True)
+class Amount:
+    kind: str  # price | quantity
+    start: int
+    end: int
+    value: float
+    unit: str  # currency code for prices, unit word for quantities
+
+
+class Market:
+    """Finds prices ("$50", "0.01 BTC", "500k", "1.500.000 Rp") and quantities ("5g", "10 viên").
+
+    Numbers are found first (a fast digit scan); currency and unit words are then matched right
+    before or after each number, instead of trying every word alternation at every position.
+    """
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.codes: dict[str, str] = {k.lower(): v for k, v in cfg["currency_codes"].items()}
+        self.multipliers: dict[str, float] = {k.lower(): float(v) for k, v in cfg["multipliers"].items()}
+        self.number = re.compile(_NUM)
+        self.before = re.compile(rf"(?:^|(?<=[^a-z0-9]))(?P<cur>{_alternation(cfg['currency_prefix'])}) ?$")
+        self.multiplier = re.compile(rf" ?(?P<mul>{_alternation(list(self.multipliers))}){_LATIN_AFTER}")
+        self.after_currency = re.compile(rf" ?(?P<cur>{_alternation(cfg['currency_suffix'])}){_LATIN_AFTER}")
+        self.after_unit = re.compile(rf" ?(?P<unit>{_alternation(cfg['units'])}){_LATIN_AFTER}")
+
+    def find(self, low: str) -> list[Amount]:
+        out: list[Amount] = []
+        for m in self.number.finditer(low):
+            start, end = m.start(), m.end()
+            if start and (low[start - 1].isalnum() and low[start - 1].isascii() or low[start - 1] in ".,"):
+                continue
+            value = _number(m.group())
+            before = self.before.search(low, max(0, start - 6), start)
+            if before and (not out or before.start() >= out[-1].end):
+                mul = self.multiplier.match(low, end)
+                factor = self.multipliers[mul.group("mul")] if mul else 1.0
+                cur = before.group("cur")
+                out.append(Amount("price", before.start(), mul.end() if mul else end, value * factor, self.codes.get(cur, cur.upper())))
+                continue
+            after = self.after_currency.match(low, end)
+            if after:
+                cur = after.group("cur")
+                out.append(Amount("price", start, after.end(), value * self.multipliers.get(cur, 1.0), self.codes.get(cur, cur.upper())))
+                continue
+            unit = self.after_unit.match(low, end)
+            if unit:
+                out.append(Amount("quantity", start, unit.end(), value, unit.group("unit")))
+        return out
+
+
+def _number(s: str) -> float:
+    """Parse 1.500.000 / 1,500.50 / 0,5 / 1 500 without knowing the locale."""
+    s = s.replace("\u00a0", " ").replace(" ", ",") if " " in s or "\u00a0" in s else s
+    if "." in s and "," in s:
+        dec = "." if s.rfind(".") > s.rfind(",") else ","
+        s = s.replace("," if dec == "." else ".", "").replace(dec, ".")
+    elif s.count(".") > 1 or s.count(",") > 1 or re.fullmatch(r"[1-9]\d{0,2}[.,]\d{3}", s):
+        s = s.replace(".", "").replace(",", "")
+    else:
+        s = s.replace(",", ".")
+    try:
+        return float(s)
+    except ValueError:
+        return 0.0

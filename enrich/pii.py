@@ -1,0 +1,264 @@
+"""Personal-data recognisers: character regexes find candidates, validators decide.
+
+Regexes over characters (not tokens) are both the fastest and the most precise way to find
+structured identifiers; context words only lift scores of weakly structured ones.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from enrich import validators as v
+
+_A = "A-Za-z0-9"  # ASCII word characters: Thai/Chinese letters next to a number are a boundary
+
+_EMAIL = re.compile(
+    rf"(?<![{_A}._%+\-])[{_A}](?:[{_A}._%+\-]{{0,63}})@"
+    rf"(?:[{_A}](?:[{_A}\-]{{0,61}}[{_A}])?\.)+[A-Za-z]{{2,24}}(?![{_A}\-])"
+)
+_CREDENTIAL_LINE = re.compile(r"(?m)^[ \t]*([^\s:;|]{3,64})([:;|])([^\s]{4,64})[ \t]*$")
+_ONION = re.compile(r"(?i)(?<![a-z0-9])[a-z2-7]{56}\.onion(?![a-z0-9])")
+# Long ASCII alphanumeric runs: wallet addresses and compact IBANs, told apart by their shape.
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9]{15,110}")
+_IBAN_HEAD = re.compile(r"[A-Za-z]{2}\d{2}")
+_IBAN_SPACED = re.compile(r"[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,4})?(?![A-Za-z0-9])")
+_IPV4 = re.compile(rf"(?<![{_A}.])(?:\d{{1,3}}\.){{3}}\d{{1,3}}(?![{_A}]|\.\d)")
+_IPV6 = re.compile(rf"(?<![{_A}:])(?:[0-9A-Fa-f]{{0,4}}:){{2,7}}[0-9A-Fa-f]{{1,4}}(?![{_A}:])")
+_SG = re.compile(rf"(?i)(?<![{_A}])[STFG]\d{{7}}[A-Z](?![{_A}])")
+# Digit runs with the separators people write inside phone, card and identity numbers.
+_NUM = re.compile(
+    rf"(?<![{_A}+.\-/@#,])(?:\+ ?|00 ?)?(?:\(\d{{1,5}}\) ?)?\d"
+    rf"(?:[ .\-]?\d|[ ]?\(\d{{1,5}}\)[ ]?\d){{5,22}}"
+    rf"(?:[ ]?(?:x|ext\.?)[ ]?\d{{1,5}})?(?![{_A}@]|[.,\-/]\d)"
+)
+_DIGITS = re.compile(r"\d+")
+_DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
+_THOUSANDS = re.compile(r"\d{1,3}(?:([.,])\d{3})(?:\1\d{3})*")
+_SSN_SHAPE = re.compile(r"\d{3}([- ])\d{2}\1\d{4}")
+_CARD_SHAPE = re.compile(r"\d+(?:([ \-])\d+)*(?:\1\d+)*")
+_MY_SHAPE = re.compile(r"\d{6}-\d{2}-\d{4}")
+_TH_SHAPE = re.compile(r"\d-?\d{4}-?\d{5}-?\d{2}-?\d|\d(?: \d{4} \d{5} \d{2} \d)")
+
+
+@dataclass(slots=True)
+class Entity:
+    label: str
+    start: int
+    end: int
+    score: float
+    region: str | None = None  # phone numbers: the region they validated in (for E.164 hashing)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"label": self.label, "start": self.start, "end": self.end, "score": round(self.score, 2)}
+        if self.region:
+            out["region"] = self.region
+        return out
+
+
+class PiiFinder:
+    """Finds validated personal data in text; configured by configs/tagger/pii.yaml."""
+
+    def __init__(self, pii: dict[str, Any], settings: dict[str, Any]) -> None:
+        self.labels: dict[str, dict[str, Any]] = pii["labels"]
+        self.card_prefixes = tuple(pii["card_prefixes"])
+        self.vn_codes = frozenset(pii["vn_province_codes"])
+        self.regions_by_lang: dict[str, list[str]] = pii["phone_regions_by_lang"]
+        self.regions_default: list[str] = pii["phone_regions_default"]
+        self.strong_default = int(pii["phone_strong_regions"])
+        self.min_score = float(settings["min_score"])
+        self.window = int(settings["context_chars"])
+        self.boost = float(settings["context_boost"])
+        self.context = {
+            label: re.compile(
+                r"(?<![a-z0-9])(?:" + "|".join(re.escape(w.lower()) for w in sorted(spec["context"], key=len, reverse=True)) + r")(?![a-z0-9])"
+            )
+            for label, spec in self.labels.items()
+            if spec.get("context")
+        }
+
+    # -- scoring helpers -------------------------------------------------------------------
+    def _score(self, label: str, weak: bool = False) -> float:
+        spec = self.labels[label]
+        return float(spec["weak_score"] if weak and "weak_score" in spec else spec["score"])
+
+    def _has_context(self, label: str, low: str, start: int, end: int) -> bool:
+        pattern = self.context.get(label)
+        if pattern is None:
+            return False
+        return bool(pattern.search(low, max(0, start - self.window), start) or pattern.search(low, end, end + self.window))
+
+    def _scored(self, label: str, low: str, start: int, end: int, weak: bool = False, region: str | None = None) -> Entity:
+        score = self._score(label, weak)
+        if self._has_context(label, low, start, end):
+            score = min(1.0, score + self.boost)
+        return Entity(label, start, end, score, region)
+
+    # -- recognisers ---------------------------------------------------------------------------
+    def find(self, text: str, low: str, lang: str = "und") -> list[Entity]:
+        """All validated entities at or above min_score, overlaps resolved by score."""
+        found: list[Entity] = []
+        if "@" in text or ":" in text or "|" in text:
+            found += self._credentials(text, low)
+        if "@" in text:
+            found += [Entity("EMAIL_ADDRESS", m.start(), m.end(), self._score("EMAIL_ADDRESS")) for m in _EMAIL.finditer(text)]
+        if ".onion" in low:
+            found += [Entity("ONION_ADDRESS", m.start(), m.end(), self._score("ONION_ADDRESS")) for m in _ONION.finditer(text) if v.is_onion_v3(m.group())]
+        found += self._long_tokens(text, low)
+        found += self._ips(text, low)
+        found += [self._scored("SG_NRIC_FIN", low, m.start(), m.end()) for m in _SG.finditer(text) if v.is_sg_nric_fin(m.group())]
+        regions = self._regions(lang)
+        for m in _NUM.finditer(text):
+            found += self._number(m.group(), m.start(), low, regions)
+        return _resolve([e for e in found if e.score >= self.min_score])
+
+    def _credentials(self, text: str, low: str) -> list[Entity]:
+        """email:password lines always; username:password only in runs of 3+ lines (combo lists)."""
+        out: list[Entity] = []
+        run: list[Entity] = []
+        prev_end = -1
+        for m in _CREDENTIAL_LINE.finditer(text):
+            user, password = m.group(1), m.group(3)
+            if user.lower() in ("http", "https", "ftp") or password.startswith("//") or user.isdigit():
+                continue
+            entity = Entity("CREDENTIAL", m.start(1), m.end(3), self._score("CREDENTIAL"))
+            if "@" in user:
+                if _EMAIL.fullmatch(user):
+                    out.append(entity)
+                continue
+            if run and text[prev_end : m.start()].strip(" \t\r") != "\n":
+                out += run if len(run) >= 3 else []
+                run = []
+            run.append(entity)
+            prev_end = m.end()
+        return out + (run if len(run) >= 3 else [])
+
+    def _long_tokens(self, text: str, low: str) -> list[Entity]:
+        """Crypto addresses and compact IBANs; spaced IBANs ("GB82 WEST 1234 ...") separately."""
+        out = []
+        for m in _LONG_TOKEN.finditer(text):
+            start, end, value = m.start(), m.end(), m.group()
+            if start and text[start - 1] in "._%+-@/":
+                continue
+            head = value[:3].lower()
+            if (
+                (head == "bc1" and v.is_btc(value))
+                or (head[:2] == "0x" and v.is_eth(value))
+                or (value[0] in "13" and 26 <= len(value) <= 35 and v.is_btc(value))
+                or (value[0] in "48" and len(value) in (95, 106) and v.is_xmr(value))
+            ):
+                out.append(self._scored("CRYPTO", low, start, end))
+            elif len(value) <= 34 and _IBAN_HEAD.match(value) and v.is_iban(value):
+                out.append(self._scored("IBAN_CODE", low, start, end))
+        for m in _IBAN_SPACED.finditer(text):
+            if m.start() and text[m.start() - 1].isalnum():
+                continue
+            value, end = m.group(), m.end()
+            while not v.is_iban(value.replace(" ", "")):
+                cut = value.rfind(" ")  # the last group may be a following word
+                if cut < 15:
+                    break
+                value, end = value[:cut], m.start() + cut
+            else:
+                out.append(self._scored("IBAN_CODE", low, m.start(), end))
+        return out
+
+    def _ips(self, text: str, low: str) -> list[Entity]:
+        out = []
+        for pattern in (_IPV4, _IPV6) if ":" in text else (_IPV4,):
+            for m in pattern.finditer(text):
+                if v.is_ip(m.group()):
+                    out.append(self._scored("IP_ADDRESS", low, m.start(), m.end()))
+        return out
+
+    def _regions(self, lang: str) -> tuple[list[str], set[str]]:
+        first = self.regions_by_lang.get(lang, [])
+        ordered = list(dict.fromkeys(first + self.regions_default))
+        strong = set(first) | set(self.regions_default[: self.strong_default])
+        return ordered, strong
+
+    def _number(self, s: str, start: int, low: str, regions: tuple[list[str], set[str]], depth: int = 0) -> list[Entity]:
+        """Best interpretation of one digit run; if none, of its sub-runs without edge groups."""
+        best = self._interpret(s, start, low, regions)
+        if best is not None or depth or sum(c.isdigit() for c in s) < 13:
+            return [best] if best is not None else []  # short runs are one number or none
+        groups = [(g.start(), g.end()) for g in _DIGITS.finditer(s)]
+        for drop_head in range(0, min(3, len(groups))):
+            for drop_tail in range(0, min(3, len(groups) - drop_head)):
+                if not drop_head and not drop_tail or len(groups) - drop_head - drop_tail < 1:
+                    continue
+                a, b = groups[drop_head][0], groups[len(groups) - 1 - drop_tail][1]
+                sub = self._number(s[a:b], start + a, low, regions, depth=1)
+                if sub:
+                    return sub
+        return []
+
+    def _interpret(self, s: str, start: int, low: str, regions: tuple[list[str], set[str]]) -> Entity | None:
+        d = v.digits(s)
+        n = len(d)
+        end = start + len(s)
+        cands: list[Entity] = []
+        plain = not s.startswith(("+", "("))
+        if plain and n == 9:
+            if _SSN_SHAPE.fullmatch(s) and v.is_us_ssn(d):
+                cands.append(self._scored("US_SSN", low, start, end))
+            elif s.isdigit() and v.is_us_ssn(d):
+                cands.append(self._scored("US_SSN", low, start, end, weak=True))
+        if plain and 12 <= n <= 19 and _CARD_SHAPE.fullmatch(s) and v.is_card(d):
+            cands.append(self._scored("CREDIT_CARD", low, start, end, weak=not d.startswith(self.card_prefixes) or n == 12))
+        if plain and n == 13 and (s.isdigit() or _TH_SHAPE.fullmatch(s)) and v.is_th_tnin(d):
+            cands.append(self._scored("TH_TNIN", low, start, end))
+        if plain and n == 16 and s.isdigit() and v.is_id_nik(d):
+            cands.append(self._scored("ID_NIK", low, start, end))
+        if plain and n == 12:
+            if (_MY_SHAPE.fullmatch(s) or s.isdigit()) and v.is_my_nric(d):
+                cands.append(self._scored("MY_NRIC", low, start, end, weak=not _MY_SHAPE.fullmatch(s)))
+            if s.isdigit() and d[:3] in self.vn_codes:
+                cands.append(self._scored("VN_CCCD", low, start, end))
+        if plain and v.is_ph_sss(s):
+            cands.append(self._scored("PH_SSS", low, start, end))
+        if plain and v.is_ph_tin(s):
+            cands.append(self._scored("PH_TIN", low, start, end))
+        best = max(cands, key=lambda e: e.score, default=None)
+        if (best is None or best.score < 0.8) and 7 <= n <= 15 and self._phone_shaped(s, start, low):
+            phone = self._phone(s, start, end, low, regions)
+            if phone is not None and (best is None or phone.score > best.score):
+                best = phone
+        return best if best is not None and best.score >= self.min_score else None
+
+    @staticmethod
+    def _phone_shaped(s: str, start: int, low: str) -> bool:
+        core = s.split("x")[0].split("ext")[0].strip()
+        if _DATE.fullmatch(core) or _THOUSANDS.fullmatch(core) or "." in core and core.count(".") == 1:
+            return False
+        before = low[max(0, start - 4) : start]
+        return not any(sym in before for sym in ("$", "€", "£", "฿", "rp", "rm", "¥", "₫"))
+
+    def _phone(self, s: str, start: int, end: int, low: str, regions: tuple[list[str], set[str]]) -> Entity | None:
+        ordered, strong = regions
+        intl = s.startswith(("+", "00"))
+        context = self._has_context("PHONE_NUMBER", low, start, end)
+        if not intl and not context and self._score("PHONE_NUMBER", weak=True) + 1e-9 < self.min_score:
+            ordered = [r for r in ordered if r in strong]  # a weak region could not reach min_score
+        region = v.phone_region(s, ordered)
+        if region is None:
+            return None
+        score = self._score("PHONE_NUMBER", weak=not intl and region not in strong)
+        return Entity("PHONE_NUMBER", start, end, min(1.0, score + self.boost) if context else score, region)
+
+
+def _resolve(entities: list[Entity]) -> list[Entity]:
+    """Keep the best of overlapping entities; a CREDENTIAL may contain its EMAIL_ADDRESS."""
+    if not entities:
+        return []
+    size = max(e.end for e in entities) + 1
+    taken = {kind: bytearray(size) for kind in ("CREDENTIAL", "EMAIL_ADDRESS", "other")}
+    conflicts = {"CREDENTIAL": ("CREDENTIAL", "other"), "EMAIL_ADDRESS": ("EMAIL_ADDRESS", "other")}
+    kept: list[Entity] = []
+    for e in sorted(entities, key=lambda e: (-e.score, e.start - e.end, e.start)):
+        kind = e.label if e.label in conflicts else "other"
+        if all(taken[k].find(1, e.start, e.end) == -1 for k in conflicts.get(kind, taken)):
+            kept.append(e)
+            taken[kind][e.start : e.end] = b"\x01" * (e.end - e.start)
+    return sorted(kept, key=lambda e: (e.start, e.end))

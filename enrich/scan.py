@@ -1,0 +1,93 @@
+"""The character-level pass: language, validated PII, lexicon terms, prices and quantities.
+
+Everything here works on the raw string (no tokens), so it is cheap enough to run on every page
+and decides whether the token-level spaCy pass is needed at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from enrich.lang import LanguageGuesser
+from enrich.lexicon import Lexicon, Term
+from enrich.market import Amount, Market
+from enrich.pii import Entity, PiiFinder
+
+
+def load_config(config_dir: str | Path) -> dict[str, Any]:
+    """All tagger data files of a configs/tagger directory as one JSON-serialisable dict."""
+    root = Path(config_dir)
+    data: dict[str, Any] = {name: yaml.safe_load((root / f"{name}.yaml").read_text(encoding="utf-8")) for name in ("tagger", "pii", "cues", "market", "lang")}
+    data["lexicons"] = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((root / "lexicon").glob("*.yaml"))]
+    return data
+
+
+def lexicon_entries(data: dict[str, Any]) -> list[tuple[str, str, str | None, str, float]]:
+    entries: list[tuple[str, str, str | None, str, float]] = []
+    for lexicon in data["lexicons"]:
+        for name, surfaces in lexicon["terms"].items():
+            entries += [(s, "commodity", lexicon["category"], name, 1.0) for s in [name, *surfaces]]
+    for kind in ("sale", "negative"):
+        section = data["cues"][kind]
+        for words in section["terms"].values():
+            entries += [(w, f"{kind}_cue", None, w, float(section["weight"])) for w in words]
+    negation = data["cues"]["negation"]
+    entries += [(w, "negator", None, w, 0.0) for w in negation["negators"]]
+    entries += [(w, "negative_cue", None, w, float(data["cues"]["negative"]["weight"])) for w in negation["phrases"]]
+    entries += [(w, "blocker", None, w, 0.0) for w in data["cues"]["blockers"]]
+    entries += [(w, "sense", None, w, 0.0) for w in data["cues"]["ambiguous"]["senses"]]
+    return entries
+
+
+@dataclass(slots=True)
+class Analysis:
+    text: str
+    lang: str
+    entities: list[Entity]
+    terms: list[Term]
+    amounts: list[Amount]
+    negations: list[Term] = field(default_factory=list)  # filled by the token-level pass
+
+    def token_windows(self, reach: int, margin: int = 48) -> list[tuple[int, int]]:
+        """Text spans where tokens can change the decision: around negation words that are
+        within `reach` of a commodity (a negated sale phrase is a few tokens long)."""
+        commodities = [t for t in self.terms if t.kind == "commodity"]
+        if not commodities:
+            return []
+        spans: list[tuple[int, int]] = []
+        for t in self.terms:
+            if t.kind == "negator" and any(c.start - reach < t.end and t.start < c.end + reach for c in commodities):
+                lo = self.text.rfind(" ", 0, max(0, t.start - 1)) + 1
+                hi = self.text.find(" ", min(len(self.text), t.end + margin))
+                hi = len(self.text) if hi < 0 else hi
+                if spans and lo <= spans[-1][1]:
+                    spans[-1] = (spans[-1][0], max(hi, spans[-1][1]))
+                else:
+                    spans.append((lo, hi))
+        return spans
+
+
+class Scanner:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.lang = LanguageGuesser(data["lang"])
+        self.pii = PiiFinder(data["pii"], data["tagger"])
+        self.lexicon = Lexicon(lexicon_entries(data))
+        self.market = Market(data["market"])
+
+    def scan(self, text: str) -> Analysis:
+        low = text.lower()
+        if len(low) != len(text):  # a few characters lower-case to two; keep offsets aligned
+            low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        lang = self.lang.guess(text)
+        terms = self.lexicon.scan(low)
+        has_commodity = any(t.kind == "commodity" for t in terms)
+        entities = self.pii.find(text, low, lang)
+        amounts = self.market.find(low) if has_commodity else []
+        if amounts and entities:  # digits inside an address or card are not a price
+            amounts = [a for a in amounts if all(a.end <= e.start or e.end <= a.start for e in entities)]
+        return Analysis(text, lang, entities, terms, amounts)

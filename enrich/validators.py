@@ -1,0 +1,201 @@
+"""Checksum and structure validators, one per entity label.
+
+Kept libraries do the checking wherever one exists (python-stdnum, phonenumbers, base58, bech32);
+only the Singapore NRIC/FIN, the Tor v3 onion checksum and Vietnamese CCCD structure are written
+here because no installed library covers them.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import ipaddress
+import re
+from collections.abc import Iterable
+
+import base58
+import bech32
+import phonenumbers
+from stdnum import iban, luhn
+from stdnum.id import nik
+from stdnum.my import nric as my_nric
+from stdnum.th import pin as th_pin
+from stdnum.us import ssn as us_ssn
+
+_SG_SHAPE = re.compile(r"[STFG]\d{7}[A-Z]")
+_PH_SSS = re.compile(r"\d{2}-\d{7}-\d")
+_PH_TIN = re.compile(r"\d{3}-\d{3}-\d{3}(?:-\d{3,5})?")
+_ETH = re.compile(r"0x[0-9a-fA-F]{40}")
+_BECH32M_CONST = 0x2BC830A3
+_MONERO_ALPHABET = set("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
+
+
+def digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())
+
+
+def is_card(value: str, prefixes: Iterable[str] = ()) -> bool:
+    """Luhn-valid 12-19 digit number; with prefixes, also an issued issuer range."""
+    number = digits(value)
+    if not 12 <= len(number) <= 19 or len(set(number)) < 2 or not luhn.is_valid(number):
+        return False
+    prefixes = tuple(prefixes)
+    return not prefixes or number.startswith(prefixes)
+
+
+def is_iban(value: str) -> bool:
+    return iban.is_valid(value.upper())
+
+
+def is_us_ssn(value: str) -> bool:
+    number = digits(value)
+    return len(number) == 9 and us_ssn.is_valid(number)
+
+
+def is_th_tnin(value: str) -> bool:
+    return th_pin.is_valid(digits(value))
+
+
+def is_my_nric(value: str) -> bool:
+    return my_nric.is_valid(digits(value))
+
+
+def is_id_nik(value: str) -> bool:
+    return nik.is_valid(digits(value))
+
+
+_SG_WEIGHTS = (2, 7, 6, 5, 4, 3, 2)
+_SG_TABLES = {"S": "JZIHGFEDCBA", "T": "JZIHGFEDCBA", "F": "XWUTRQPNMLK", "G": "XWUTRQPNMLK"}
+_SG_OFFSET = {"S": 0, "T": 4, "F": 0, "G": 4}
+
+
+def is_sg_nric_fin(value: str) -> bool:
+    """Singapore NRIC/FIN (S, T, F, G series): 7 digits and a weighted check letter.
+
+    The 2022 M series uses a check table that is not publicly specified: not accepted.
+    """
+    value = value.upper()
+    if not _SG_SHAPE.fullmatch(value):
+        return False
+    total = sum(int(d) * w for d, w in zip(value[1:8], _SG_WEIGHTS)) + _SG_OFFSET[value[0]]
+    return _SG_TABLES[value[0]][total % 11] == value[8]
+
+
+def is_vn_cccd(value: str, province_codes: Iterable[str]) -> bool:
+    """Vietnamese citizen identity number: province code, century/sex digit, birth year, serial."""
+    number = digits(value)
+    return len(number) == 12 and number[:3] in set(province_codes)
+
+
+def is_ph_sss(value: str) -> bool:
+    return bool(_PH_SSS.fullmatch(value)) and len(set(digits(value))) > 2
+
+
+def is_ph_tin(value: str) -> bool:
+    return bool(_PH_TIN.fullmatch(value)) and len(set(digits(value))) > 2
+
+
+def is_btc(value: str) -> bool:
+    """Base58check (P2PKH/P2SH) or bech32/bech32m segwit mainnet address."""
+    if value[:3].lower() == "bc1":
+        lower = value.lower()
+        if bech32.decode("bc", lower) != (None, None):
+            return True
+        hrp, data = _bech32m_decode(lower)
+        return hrp == "bc" and bool(data) and 1 <= data[0] <= 16
+    try:
+        raw = base58.b58decode_check(value)
+    except ValueError:
+        return False
+    return len(raw) == 21 and raw[0] in (0x00, 0x05)
+
+
+def _bech32m_decode(addr: str) -> tuple[str | None, list[int] | None]:
+    pos = addr.rfind("1")
+    if pos < 1 or pos + 7 > len(addr) or any(c not in bech32.CHARSET for c in addr[pos + 1 :]):
+        return None, None
+    hrp, data = addr[:pos], [bech32.CHARSET.find(c) for c in addr[pos + 1 :]]
+    if bech32.bech32_polymod(bech32.bech32_hrp_expand(hrp) + data) != _BECH32M_CONST:
+        return None, None
+    return hrp, data[:-6]
+
+
+def is_eth(value: str) -> bool:
+    """0x + 40 hex digits (EIP-55 case checksum needs Keccak, not available: structure only)."""
+    return bool(_ETH.fullmatch(value)) and len(set(value[2:].lower())) > 4
+
+
+def is_xmr(value: str) -> bool:
+    """Monero standard/subaddress (95) or integrated (106) address in Monero's base58 alphabet.
+
+    The Keccak checksum cannot be verified with the installed libraries: structure only.
+    """
+    return (
+        len(value) in (95, 106)
+        and value[0] in "48"
+        and value[1] in "0123456789AB"
+        and set(value) <= _MONERO_ALPHABET
+    )
+
+
+def is_onion_v3(value: str) -> bool:
+    """Tor v3 onion address: base32(pubkey || checksum || version=3) with its SHA3 checksum."""
+    host = value.lower().removesuffix(".onion")
+    if len(host) != 56:
+        return False
+    try:
+        raw = base64.b32decode(host.upper())
+    except ValueError:
+        return False
+    pubkey, checksum, version = raw[:32], raw[32:34], raw[34:]
+    if version != b"\x03":
+        return False
+    return hashlib.sha3_256(b".onion checksum" + pubkey + version).digest()[:2] == checksum
+
+
+def is_ip(value: str) -> bool:
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return not (address.version == 4 and value.count(".") != 3)
+
+
+def phone_region(value: str, regions: Iterable[str]) -> str | None:
+    """The first region (or the number's own country code) in which the number is valid."""
+    if value.lstrip().startswith(("+", "00")):
+        try:
+            number = phonenumbers.parse("+" + digits(value)[2:] if value.lstrip().startswith("00") else value)
+        except phonenumbers.NumberParseException:
+            return None
+        return phonenumbers.region_code_for_number(number) if phonenumbers.is_valid_number(number) else None
+    number_digits = digits(value)
+    for region in regions:
+        if not _possible_length(number_digits, region):
+            continue  # parsing is the expensive part: skip regions the length rules out
+        try:
+            number = phonenumbers.parse(value, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number_for_region(number, region):
+            return region
+    return None
+
+
+@functools.cache
+def _length_rules(region: str) -> tuple[frozenset[int], str, str]:
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if meta is None or meta.general_desc is None:
+        return frozenset(), "", ""
+    return frozenset(meta.general_desc.possible_length), meta.national_prefix or "", str(meta.country_code)
+
+
+def _possible_length(number: str, region: str) -> bool:
+    """Could `number` (digits, maybe with trunk prefix or country code) be national in region?"""
+    lengths, trunk, country = _length_rules(region)
+    if len(number) in lengths:
+        return True
+    if trunk and number.startswith(trunk) and len(number) - len(trunk) in lengths:
+        return True
+    return number.startswith(country) and len(number) - len(country) in lengths

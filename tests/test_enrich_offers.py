@@ -1,0 +1,65 @@
+"""Offers vs. reporting in every language, on the labelled set and the seed documents."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from enrich import Tagger
+
+DATA = Path(__file__).parent / "data" / "tagger" / "labelled.yaml"
+ROWS = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+SEEDS = sorted((Path(__file__).resolve().parents[2] / "shared" / "seeds").glob("*.txt"))
+
+
+@pytest.fixture(scope="module")
+def tagger():
+    return Tagger.load()
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[f"{r['lang']}-{i}-{'/'.join(r['categories']) or 'none'}" for i, r in enumerate(ROWS)])
+def test_labelled_page(tagger, row):
+    result = tagger.tag(row["text"])
+    assert sorted(result["categories"]) == sorted(row["categories"])
+    assert result["lang"] == row["lang"] or (row["lang"] == "en" and result["lang"] == "und")
+
+
+def test_every_language_and_hard_negative_kind_is_covered():
+    langs = {r["lang"] for r in ROWS}
+    assert {"en", "vi", "th", "id", "ms", "zh"} <= langs
+    for lang in ("en", "vi", "th", "id", "zh"):
+        assert any(r["lang"] == lang and r["categories"] for r in ROWS)
+        assert any(r["lang"] == lang and not r["categories"] for r in ROWS)
+
+
+@pytest.mark.skipif(not SEEDS, reason="shared/seeds not beside the repo")
+@pytest.mark.parametrize("path", SEEDS, ids=[p.name for p in SEEDS])
+def test_seed_reports_are_not_offers(tagger, path):
+    assert tagger.tag(path.read_text(encoding="utf-8"))["categories"] == []
+
+
+def test_evidence_and_offers_index_the_text(tagger):
+    text = "Vendor: pure cocaine 5g for $120, stealth shipping.\n\nUnrelated line."
+    result = tagger.tag(text)
+    assert result["categories"] == ["drugs"]
+    kinds = {(e["kind"], text[e["start"] : e["end"]]) for e in result["evidence"]}
+    assert {("commodity", "cocaine"), ("quantity", "5g"), ("price", "$120")} <= kinds
+    assert all(text[e["start"] : e["end"]] == e["term"] for e in result["evidence"])
+    (offer,) = result["offers"]
+    assert (offer["commodity"], offer["price"], offer["currency"], offer["quantity"], offer["unit"]) == ("cocaine", 120.0, "USD", 5.0, "g")
+    assert text[offer["start"] : offer["end"]] == "cocaine 5g for $120"
+
+
+def test_negated_sale_needs_tokens_and_flips_the_decision(tagger):
+    offer = tagger.tag("We sell rhino horn, price on request, worldwide shipping.")
+    refusal = tagger.tag("We do not sell rhino horn. Price of fake horn on request.")
+    assert offer["categories"] == ["wildlife"]
+    assert refusal["categories"] == []
+
+
+def test_many_validated_records_make_a_dump(tagger):
+    cards = ["4111 1111 1111 1111", "5500 0000 0000 0004", "3400 0000 0000 009", "6011 0000 0000 0004", "3530 1113 3330 0000"]
+    result = tagger.tag("\n".join(f"{c} | 12/28 | 123" for c in cards))
+    assert result["categories"] == ["leaked_data"]
+    assert {e["kind"] for e in result["evidence"]} == {"entity"}
+    assert all(e["term"] == "CREDIT_CARD" for e in result["evidence"])  # labels, never values

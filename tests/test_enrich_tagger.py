@@ -1,0 +1,74 @@
+"""The Tagger as a whole: `onionwatch tag` end to end, packaging, chunking, processes, vocab."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+
+import enrich
+from enrich import Tagger
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [
+    "Selling MDMA 84% 10 grams for 0.004 BTC, escrow only. contact: vend0r@proton.me",
+    "Customs seized 48 kg of ivory; the suspects were arrested, police said.",
+    "ขายนอแรดแท้ ราคา 50000 บาท ส่งฟรี โทร 081 234 5678",
+    "出售象牙手镯，价格 2000元，包邮",
+    "Bán vảy tê tê giá 5tr/kg, ship toàn quốc",
+    "Jual sabu 1 gram 1,5 juta, ready stock",
+]
+
+
+@pytest.fixture(scope="module")
+def tagger():
+    return Tagger.load()
+
+
+def test_tag_command_keeps_order_and_offsets_index_the_input():
+    lines = "".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(PAGES))
+    proc = subprocess.run([sys.executable, "-m", "onionwatch.cli", "tag", "--batch-size", "2"], input=lines,
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=True)
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [o["id"] for o in out] == list(range(len(PAGES)))
+    assert [o["categories"] for o in out] == [["drugs"], [], ["wildlife"], ["wildlife"], ["wildlife"], ["drugs"]]
+    assert [o["lang"] for o in out] == ["en", "en", "th", "zh", "vi", "id"]
+    email = out[0]["entities"][0]
+    assert PAGES[0][email["start"] : email["end"]] == "vend0r@proton.me"
+    assert "vend0r@proton.me" not in proc.stdout  # offsets only, no values in clear
+    for o, text in zip(out, PAGES):
+        assert all(text[e["start"] : e["end"]] == e["term"] for e in o["evidence"])
+
+
+def test_packaged_pipeline_loads_with_spacy_load(tmp_path, tagger):
+    enrich.package(ROOT / "configs" / "tagger", tmp_path / "pipe")
+    nlp = spacy.load(tmp_path / "pipe")
+    doc = nlp(PAGES[0])
+    assert doc._.ow_result == tagger.tag(PAGES[0])
+    assert [s.label_ for s in doc.spans["ow_entities"]] == ["EMAIL_ADDRESS"]
+    assert Tagger.load(tmp_path / "pipe").tag_many(PAGES) == tagger.tag_many(PAGES)
+
+
+def test_long_pages_are_chunked_below_the_spacy_limit(tagger):
+    filler = "lorem ipsum dolor sit amet no problem " * 30_000  # > 1,000,000 chars
+    text = filler + "We do not sell ivory. Ivory bangles price $50, shipping worldwide."
+    assert len(text) > 1_000_000
+    result = tagger.tag(text)
+    negated = [e for e in result["evidence"] if e["kind"] == "negative_cue"]
+    assert any(text[e["start"] : e["end"]] == "not sell" for e in negated)
+
+
+def test_processes_give_the_same_results_in_order(tagger):
+    texts = PAGES * 5
+    assert tagger.tag_many(texts, batch_size=4, n_process=2) == tagger.tag_many(texts, batch_size=4)
+
+
+def test_vocab_growth_is_bounded(tagger):
+    small = Tagger.load()
+    small.max_vocab = len(small.nlp.vocab.strings) + 50
+    before = small.nlp
+    small.tag_many([" ".join(f"no w{i}x{j}" for j in range(10)) + " ivory for sale " + " ".join(f"no v{i}x{j}" for j in range(10)) for i in range(3)])
+    assert small.nlp is not before
+    assert len(small.nlp.vocab.strings) <= small.max_vocab

@@ -1,0 +1,51 @@
+"""Every validator accepts a valid value and rejects a near miss."""
+
+import pytest
+
+from enrich import validators as v
+
+ONION = "duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion"
+XMR = "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A"
+VN = ["001", "079"]
+
+CASES = [
+    (v.is_card, "4111 1111 1111 1111", "4111 1111 1111 1112"),
+    (v.is_card, "378282246310005", "378282246310006"),
+    (v.is_iban, "GB82WEST12345698765432", "GB82WEST12345698765433"),
+    (v.is_iban, "gb82west12345698765432", "XX82WEST12345698765432"),
+    (v.is_us_ssn, "536-90-4399", "666-90-4399"),
+    (v.is_us_ssn, "536904399", "078-05-1120"),
+    (v.is_th_tnin, "3100600445635", "3100600445636"),
+    (v.is_th_tnin, "1-2345-45678-78-1", "1-2345-45678-78-9"),
+    (v.is_my_nric, "770305-02-1234", "771305-02-1234"),
+    (v.is_my_nric, "770305021234", "770305-17-1234"),
+    (v.is_id_nik, "3171011708450001", "9971011708450001"),
+    (v.is_sg_nric_fin, "S1234567D", "S1234567A"),
+    (v.is_sg_nric_fin, "G1234567X", "M1234567K"),
+    (v.is_sg_nric_fin, "F1234567N", "T1234567D"),
+    (lambda s: v.is_vn_cccd(s, VN), "001099012345", "003099012345"),
+    (v.is_ph_sss, "34-1234567-8", "3412345678"),
+    (v.is_ph_tin, "123-456-789-000", "123456789000"),
+    (v.is_btc, "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3"),
+    (v.is_btc, "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLz"),
+    (v.is_btc, "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5"),
+    (v.is_btc, "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0", "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj1"),
+    (v.is_eth, "0x52908400098527886E0F7030069857D2E4169EE7", "0x52908400098527886E0F7030069857D2E4169EE"),
+    (v.is_xmr, XMR, XMR[:-1]),
+    (v.is_onion_v3, ONION, ONION.replace("duck", "duca")),
+    (v.is_ip, "192.168.10.1", "192.168.10.256"),
+    (v.is_ip, "2001:db8::8a2e:370:7334", "2001:db8::8a2e::7334"),
+]
+
+
+@pytest.mark.parametrize(("check", "valid", "invalid"), CASES, ids=[f"{c.__name__}-{ok}" for c, ok, _ in CASES])
+def test_validator(check, valid, invalid):
+    assert check(valid)
+    assert not check(invalid)
+
+
+def test_phone_region_uses_the_country_code_or_the_first_region_it_is_valid_in():
+    assert v.phone_region("+66 81 234 5678", []) == "TH"
+    assert v.phone_region("0091 98765 43210", []) == "IN"
+    assert v.phone_region("081 234 5678", ["US", "TH"]) == "TH"
+    assert v.phone_region("12345", ["US", "TH"]) is None
