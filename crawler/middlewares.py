@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import IgnoreRequest
 
@@ -21,8 +22,9 @@ logger = logging.getLogger(__name__)
 class PolicyRefused(IgnoreRequest):
     """Refused before any packet left: `reason` is the named outcome on the record."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, target: str | None = None) -> None:
         self.reason = reason
+        self.target = target
         super().__init__(message)
 
 
@@ -95,6 +97,25 @@ class TorRoutingMiddleware:
         request.meta["proxy"] = f"socks5h://{self.socks[index]}"
         request.meta["tor_instance"] = index
         return None
+
+
+class _OnionOnlyRedirects:
+    """Refuse an off-onion redirect where it is made, so it is recorded on the page that
+    redirected (not lost to the dupefilter) and never reaches the scheduler."""
+
+    def _redirect(self, redirected, request, reason):  # noqa: ANN001, ANN202
+        if onion_of_url(redirected.url) is None and not self.crawler.settings.getbool("ONIONWATCH_ALLOW_CLEARNET"):
+            self.crawler.stats.inc_value("onionwatch/refused/offsite_redirect")
+            raise PolicyRefused("offsite_redirect", f"refused {reason} redirect off the onion space", redirected.url)
+        return super()._redirect(redirected, request, reason)
+
+
+class OnionRedirectMiddleware(_OnionOnlyRedirects, RedirectMiddleware):
+    pass
+
+
+class OnionMetaRefreshMiddleware(_OnionOnlyRedirects, MetaRefreshMiddleware):
+    pass
 
 
 class TorFailureMiddleware:

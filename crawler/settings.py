@@ -22,6 +22,10 @@ DOWNLOAD_HANDLERS = {
 }
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.OnionRedirectMiddleware": 600,
+    "crawler.middlewares.OnionMetaRefreshMiddleware": 580,
     "crawler.middlewares.TorFailureMiddleware": 560,
     "crawler.middlewares.TorRoutingMiddleware": 990,
 }
@@ -45,6 +49,7 @@ DOWNLOAD_TIMEOUT = 60
 REDIRECT_MAX_TIMES = 5
 RETRY_TIMES = 2
 COOKIES_ENABLED = False
+REFERRER_POLICY = "same-origin"  # don't tell one onion which onion linked to it
 ROBOTSTXT_OBEY = False
 USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0"
 DEFAULT_REQUEST_HEADERS = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1", "Accept-Language": "en"}

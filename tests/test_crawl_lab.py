@@ -17,6 +17,7 @@ TIMEOUT = 8  # the drip page sends a byte a second for far longer
 @pytest.fixture(scope="module")
 def crawl(lab, tmp_path_factory):  # noqa: ANN001, ANN201
     home = tmp_path_factory.mktemp("crawl-home")
+    print("crawl home:", home)
     out = home / "pages.jsonl"
     guard_log = home / "guard.jsonl"
     ports = [p.rsplit(":", 1)[1] for p in lab["socks"] + lab["control"]]

@@ -151,7 +151,7 @@ class OnionSpider(scrapy.Spider):
             "content_type": "",
             "title": "",
             "text": "",
-            "links": [request.url] if request.url != url else [],
+            "links": [u for u in (getattr(failure.value, "target", None) or request.url,) if u != url],
             "onion_links": [],
             "lang": "und",
             "sha256": "",

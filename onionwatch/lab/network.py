@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -140,6 +141,7 @@ class TorNetwork:
         self.n_relays = relays
         self.n_clients = clients
         self.state_file = self.root / "network.json"
+        self._lock = threading.Lock()  # publish() runs in parallel threads
         self.state = (
             NetworkState.from_json(self.state_file.read_text())
             if self.state_file.exists()
@@ -312,9 +314,10 @@ class TorNetwork:
                 keyfile.write_text(f"{resp.private_key_type}:{resp.private_key}")
                 keyfile.chmod(0o600)
         onion = f"{resp.service_id}.onion"
-        self.state.onions[name] = onion
-        self.state.targets[name] = target_port
-        self._save()
+        with self._lock:
+            self.state.onions[name] = onion
+            self.state.targets[name] = target_port
+            self._save()
         return onion
 
     def unpublish(self, name: str) -> None:
@@ -349,7 +352,9 @@ class TorNetwork:
 
     def _save(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.state_file.write_text(self.state.to_json())
+        tmp = self.state_file.with_suffix(f".tmp{threading.get_ident()}")
+        tmp.write_text(self.state.to_json())
+        tmp.replace(self.state_file)  # atomic: a reader never sees half a file
 
 
 def pid_alive(pid: int) -> bool:
