@@ -42,6 +42,10 @@ class JsonlSink:
         self.fh.close()
 
 
+# The stored entity shape (docs/record.md); anything else the tagger adds stays out.
+ENTITY_FIELDS = ("label", "start", "end", "score", "masked", "hash")
+
+
 class Enricher:
     """Tags text and replaces PII in place with masked values plus keyed hashes."""
 
@@ -60,7 +64,7 @@ class Enricher:
             text, entities = protect(record["text"], result["entities"], self.key)
             record.update(
                 text=text,
-                entities=entities,
+                entities=[{k: e.get(k) for k in ENTITY_FIELDS} for e in entities],
                 categories=result["categories"],
                 offers=result.get("offers", []),
                 evidence=result.get("evidence", []),
