@@ -26,6 +26,7 @@ from elasticsearch import Elasticsearch
 
 from index import Names
 from onionwatch import settings
+from onionwatch.procs import pid_alive
 
 HOST = "127.0.0.1"
 STATE_FILE = "server.json"
@@ -74,25 +75,6 @@ def _answers(port: int, timeout: float = 1.0) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # reap it if it is our exited child
-        if os.waitpid(pid, os.WNOHANG) != (0, 0):
-            return False
-    except ChildProcessError:
-        pass
-    try:  # an exited process nobody reaped yet (state Z) is dead too
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 @contextmanager
 def _locked(data_dir: Path) -> Iterator[None]:
     """Serialise start/stop so two commands starting at once share one server."""
@@ -112,7 +94,7 @@ def status(data_dir: Path | None = None) -> LocalServer | None:
         server = LocalServer(**json.loads(state.read_text()))
     except (OSError, ValueError, TypeError):
         return None
-    return server if _alive(server.pid) and _answers(server.port) else None
+    return server if pid_alive(server.pid) and _answers(server.port) else None
 
 
 def start(data_dir: Path | None = None, port: int | None = None, timeout: float = 30.0) -> LocalServer:
@@ -152,7 +134,7 @@ def stop(data_dir: Path | None = None, timeout: float = 15.0) -> bool:
             return False
         os.kill(server.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _alive(server.pid):
+        while pid_alive(server.pid):
             if time.monotonic() > deadline:
                 os.kill(server.pid, signal.SIGKILL)
                 break

@@ -25,8 +25,9 @@ import pytest
 from stdnum import luhn
 from stdnum.th import pin
 
+from crawler.onion import is_valid_v3
 from onionwatch.lab.sites import (
-    ROLES, _is_v3, bulk_sites, decoys, default_configs_dir, expected_pages, fake_onion,
+    ROLES, bulk_sites, decoys, default_configs_dir, expected_pages, fake_onion,
     load_sites, serve_sites, typo_onion,
 )
 
@@ -126,9 +127,9 @@ def test_directory_links_every_lab_onion_and_carries_decoys(lab):
     assert others <= set(re.findall(r'href="http://([a-z2-7]{56}\.onion)/"', body))
     typo, v2 = decoys(lab.specs_by_name["directory"], lab.onion_of)
     assert typo in body and v2 in body
-    assert typo == typo_onion(lab.onion_of["market"]) and not _is_v3(typo)
-    assert len(v2.removesuffix(".onion")) == 16 and not _is_v3(v2)
-    assert all(_is_v3(h) for h in lab.onion_of.values())
+    assert typo == typo_onion(lab.onion_of["market"]) and not is_valid_v3(typo)
+    assert len(v2.removesuffix(".onion")) == 16 and not is_valid_v3(v2)
+    assert all(is_valid_v3(h) for h in lab.onion_of.values())
     # onions mentioned only in text, never linked (text harvesting)
     forum = get(lab, "forum", "/")[2].decode()
     assert lab.onion_of["leak"] in forum and f"http://{lab.onion_of['leak']}" not in forum

@@ -17,7 +17,8 @@ from typing import Any
 import requests
 
 from onionwatch import settings
-from onionwatch.lab.network import TorNetwork, free_ports, pid_alive
+from onionwatch.lab.network import TorNetwork, free_ports
+from onionwatch.procs import pid_alive
 
 
 def lab_dir() -> Path:

@@ -23,6 +23,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from onionwatch.procs import pid_alive
+
 TOR = shutil.which("tor") or "/usr/bin/tor"
 TOR_GENCERT = shutil.which("tor-gencert") or "/usr/bin/tor-gencert"
 
@@ -355,20 +357,3 @@ class TorNetwork:
         tmp = self.state_file.with_suffix(f".tmp{threading.get_ident()}")
         tmp.write_text(self.state.to_json())
         tmp.replace(self.state_file)  # atomic: a reader never sees half a file
-
-
-def pid_alive(pid: int) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child of ours is not alive
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split()[2] != "Z"
-    except OSError:
-        return False

@@ -32,6 +32,7 @@ import jinja2
 import yaml
 from markupsafe import escape
 
+from crawler.onion import is_valid_v3, onion_from_pubkey
 from onionwatch import settings
 
 ROLES = frozenset({"directory", "market", "forum", "leak", "news", "hostile", "bulk"})
@@ -45,25 +46,9 @@ def default_configs_dir() -> Path:
 
 # --- onion addresses -------------------------------------------------------------------------
 
-def _onion_checksum(pubkey: bytes, version: int = 3) -> bytes:
-    return hashlib.sha3_256(b".onion checksum" + pubkey + bytes([version])).digest()[:2]
-
-
-def _is_v3(host: str) -> bool:
-    label = host.lower().removesuffix(".onion")
-    if len(label) != 56:
-        return False
-    try:
-        raw = base64.b32decode(label.upper())
-    except ValueError:
-        return False
-    return raw[34] == 3 and raw[32:34] == _onion_checksum(raw[:32])
-
-
 def fake_onion(label: str) -> str:
     """A checksum-valid v3 hostname for loopback tests, before Tor has generated real keys."""
-    pubkey = hashlib.sha256(label.encode()).digest()
-    return base64.b32encode(pubkey + _onion_checksum(pubkey) + b"\x03").decode().lower() + ".onion"
+    return onion_from_pubkey(hashlib.sha256(label.encode()).digest())
 
 
 def typo_onion(host: str) -> str:
@@ -72,7 +57,7 @@ def typo_onion(host: str) -> str:
     for pos in range(10, 50):
         for repl in "qzxa":
             candidate = label[:pos] + repl + label[pos + 1:] + ".onion"
-            if candidate != host and not _is_v3(candidate):
+            if candidate != host and not is_valid_v3(candidate):
                 return candidate
     raise ValueError("no invalid variant found")  # unreachable for a real 56-char label
 
