@@ -4,7 +4,11 @@ up an onion's budget, and a crawler trap stops at the cap."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from scrapy.dupefilters import RFPDupeFilter
+from scrapy.utils.job import job_dir
 
 from crawler.onion import onion_of_url
 
@@ -15,8 +19,16 @@ class OnionCapDupeFilter(RFPDupeFilter):
         df = super().from_crawler(crawler)
         df.cap = crawler.settings.getint("ONIONWATCH_MAX_PAGES_PER_ONION")
         df.stats = crawler.stats
-        df.counts = {}
+        jobdir = job_dir(crawler.settings)
+        df.counts_file = Path(jobdir) / "onion_page_counts.json" if jobdir else None
+        df.counts = json.loads(df.counts_file.read_text()) if df.counts_file and df.counts_file.exists() else {}
         return df
+
+    def close(self, reason: str):  # noqa: ANN201
+        """With JOBDIR the caps survive a stop/resume, like the seen-requests file does."""
+        if self.counts_file:
+            self.counts_file.write_text(json.dumps(self.counts))
+        return super().close(reason)
 
     def request_seen(self, request) -> bool:  # noqa: ANN001
         if super().request_seen(request):

@@ -38,6 +38,7 @@ ONIONWATCH_MEDIA_EXTENSIONS = [
     ".mp4", ".webm", ".mkv", ".avi", ".mov", ".flv", ".mp3", ".ogg", ".wav", ".flac", ".m4a",
     ".zip", ".rar", ".7z", ".gz", ".tar", ".exe", ".apk", ".iso", ".pdf", ".woff", ".woff2", ".ttf",
 ]
+ONIONWATCH_DISCOVER = True
 ONIONWATCH_MAX_PAGES_PER_ONION = 500
 ONIONWATCH_MAX_DEPTH = 8
 ONIONWATCH_MAX_URL_LENGTH = 512

@@ -18,3 +18,9 @@ __all__ = [
     "get_page", "get_service", "get_snapshot", "migrate", "month_partition", "page_id",
     "pii_lookup", "search", "services", "setup", "status",
 ]
+
+# Liveness checks, onion counts over time, alert state (issue 5).
+from index import alerts  # noqa: E402
+from index.checks import check_history, known_services, latest_checks, onion_stats, write_checks  # noqa: E402
+
+__all__ += ["alerts", "check_history", "known_services", "latest_checks", "onion_stats", "write_checks"]

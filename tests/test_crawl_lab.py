@@ -111,3 +111,25 @@ def test_records_carry_evidence_fields(crawl) -> None:  # noqa: ANN001
         assert r["fetched_at"].endswith("Z")
         assert r["onion"] and r["url"].startswith(f"http://{r['onion']}")
     assert any(r["lang"] in ("vi", "th", "zh", "id") for r in ok)
+
+
+def test_stop_and_resume_with_jobdir(lab, tmp_path) -> None:  # noqa: ANN001
+    """A crawl stopped early resumes from its on-disk queue: nothing fetched twice,
+    and together the two runs fetch every page of the lab's market."""
+    from onionwatch.lab.sites import expected_pages, load_sites
+
+    env = lab_env(lab, tmp_path)
+    market = site(lab, "market")["onion"]
+    common = ["crawl", "--seeds", market, "--no-enrich", "--jobdir", str(tmp_path / "job"),
+              "--timeout", str(TIMEOUT), "-s", "ONIONWATCH_DISCOVER=0", "--concurrency", "4"]
+    first = run_onionwatch([*common, "--output", str(tmp_path / "a.jsonl"), "-s", "CLOSESPIDER_ITEMCOUNT=15"], env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    second = run_onionwatch([*common, "--output", str(tmp_path / "b.jsonl")], env)
+    assert second.returncode == 0, second.stderr[-2000:]
+    a = {r["url"] for r in read_jsonl(tmp_path / "a.jsonl") if r["onion"] == market}
+    b = {r["url"] for r in read_jsonl(tmp_path / "b.jsonl") if r["onion"] == market}
+    assert 15 <= len(a) < 40 and b, (len(a), len(b))
+    assert not (a & b), "a resumed crawl does not fetch again what the first run stored"
+    spec = next(s for s in load_sites() if s.role == "market")
+    got = {urlsplit(u).path + (f"?{urlsplit(u).query}" if urlsplit(u).query else "") for u in a | b}
+    assert expected_pages(spec, {s["name"]: s["onion"] for s in lab["sites"]}) <= got

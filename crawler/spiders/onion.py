@@ -40,17 +40,17 @@ def read_seeds(seeds: str) -> list[str]:
 class OnionSpider(scrapy.Spider):
     name = "onion"
 
-    def __init__(self, seeds: str = "", crawl_id: str | None = None, discover: str = "1", **kwargs) -> None:
+    def __init__(self, seeds: str = "", crawl_id: str | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.seed_urls = read_seeds(seeds) if seeds else []
         self.crawl_id = crawl_id or uuid.uuid4().hex[:12]
-        self.discover = discover not in ("0", "false", "no")
         self.onions_seen: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):  # noqa: ANN001, ANN206
         spider = super().from_crawler(crawler, *args, **kwargs)
         s = crawler.settings
+        spider.discover = s.getbool("ONIONWATCH_DISCOVER")  # follow links to other onions
         spider.max_depth = s.getint("ONIONWATCH_MAX_DEPTH")
         spider.max_url = s.getint("ONIONWATCH_MAX_URL_LENGTH")
         spider.max_query_params = s.getint("ONIONWATCH_MAX_QUERY_PARAMS")

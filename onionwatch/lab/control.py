@@ -71,6 +71,7 @@ def up(
         log(f"{len(onions)} onion services published in {time.time() - started:.1f}s")
         site_cfg = {
             "configs_dir": str(settings.CONFIGS / "lab"),
+            "dropin_dir": str(root / "dropin"),
             "bulk": {"onions": bulk[0], "pages": bulk[1]} if bulk else None,
             "sites": {name: {"port": ports[name], "onion": onions[name]} for name in ports},
         }
@@ -90,6 +91,7 @@ def up(
             "bulk": list(bulk) if bulk else None,
             "socks": [f"127.0.0.1:{c.socksport}" for c in net.clients()],
             "control": [f"127.0.0.1:{c.controlport}" for c in net.clients()],
+            "dropin": str(root / "dropin"),
             "service_control": f"127.0.0.1:{net.state.by_kind('service')[0].controlport}",
             "sites": [
                 {"name": s.name, "role": s.role, "title": s.title, "lang": s.lang,

@@ -40,6 +40,11 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _HTML = "text/html; charset=utf-8"
 
 
+# A running lab's own directory for content added while it runs (e.g. a new market
+# listing for the alert tests), so tests never write into configs/.
+DROPIN: Path | None = None
+
+
 def default_configs_dir() -> Path:
     return settings.CONFIGS / "lab"
 
@@ -180,8 +185,9 @@ def _items(spec: SiteSpec, coll: Mapping[str, Any], specs: Iterable[SiteSpec],
     elif source == "inline":
         items = [dict(i) for i in coll["items"]]
     else:
+        dirs = [spec.root / coll["dir"]] + ([DROPIN / coll["dir"]] if DROPIN else [])
         items = [dict(_read_yaml(p), slug=p.stem)
-                 for p in sorted((spec.root / coll["dir"]).glob("*.yaml"))]
+                 for d in dirs for p in sorted(d.glob("*.yaml"))]
     if "sort" in coll:
         items.sort(key=lambda i: (str(i.get(coll["sort"], "")), i["slug"]),
                    reverse=bool(coll.get("reverse")))

@@ -1,0 +1,111 @@
+"""`onionwatch alerts run|list|add`: rules over newly indexed pages, delivered to webhooks, email, files."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+import index
+from onionwatch import alerting, es_server
+from onionwatch.commands.search import CATEGORIES, terminal_text
+
+
+@click.group("alerts")
+def alerts() -> None:
+    """Alert on new pages matching rules (configs/alerts.yaml plus your own)."""
+
+
+def _connect() -> tuple[Any, index.Names]:
+    es = es_server.client()
+    names = es_server.index_names()
+    index.setup(es, names, es_server.index_config_dir())
+    return es, names
+
+
+def _config() -> alerting.AlertConfig:
+    try:
+        return alerting.load_config()
+    except alerting.AlertConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@alerts.command("run")
+@click.option("--since", metavar="DATE", help="Re-hunt pages indexed since DATE (YYYY-MM-DD or RFC 3339).")
+@click.option("--rule", "rule_name", metavar="NAME", help="Only this rule.")
+@click.option("--json", "as_json", is_flag=True, help="Print the per-rule summaries as JSON.")
+def run_cmd(since: str | None, rule_name: str | None, as_json: bool) -> None:
+    """Evaluate rules on pages indexed since each rule's watermark and deliver the alerts."""
+    config = _config()
+    es, names = _connect()
+    try:
+        summaries = alerting.run(es, names, config, rule_name=rule_name, since=since)
+    except (alerting.AlertConfigError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(summaries, indent=2))
+    else:
+        for s in summaries:
+            if s["baseline"]:
+                click.echo(f"{s['rule']}: first run, watching from {s['watermark']} (use --since to hunt history)")
+            else:
+                click.echo(f"{s['rule']}: {s['matched']} page(s) matched, {s['queued']} new alert(s), "
+                           f"{s['delivered']} delivered, {s['pending']} still queued")
+    if any(s.get("pending") for s in summaries):
+        raise SystemExit(2)  # alerts are kept and retried next run; tell cron something failed
+
+
+@alerts.command("list")
+@click.option("--rule", "rule_name", metavar="NAME")
+@click.option("--size", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--rules", "show_rules", is_flag=True, help="List the configured rules instead.")
+@click.option("--json", "as_json", is_flag=True)
+def list_cmd(rule_name: str | None, size: int, show_rules: bool, as_json: bool) -> None:
+    """Show fired alerts, newest first (or the rules with --rules)."""
+    if show_rules:
+        rules = [r.to_dict() for r in _config().rules]
+        if as_json:
+            click.echo(json.dumps(rules, indent=2, ensure_ascii=False))
+        for r in [] if as_json else rules:
+            click.echo(f"{r['name']}: query={r.get('query', '')!r} categories={r.get('categories', [])} "
+                       f"entities={r.get('entity_labels', [])} new_pages_only={r.get('new_pages_only', False)} "
+                       f"channels={len(r.get('channels', []))}")
+        return
+    es, names = _connect()
+    fired = index.alerts.fired(es, names, rule_name, size=size)
+    if as_json:
+        click.echo(json.dumps(fired, indent=2, ensure_ascii=False))
+        return
+    for a in fired:
+        cats = ",".join(a["payload"]["categories"])
+        click.echo(f"{a['created_at']}  {a['state']:<9}  {a['rule']}  [{cats}]  {terminal_text(a['url'])}"
+                   + (f"  pending: {len(a['pending'])} channel(s)" if a["pending"] else ""))
+    click.echo(f"{len(fired)} alert(s)")
+
+
+@alerts.command("add")
+@click.argument("name")
+@click.option("--query", default="", help="Search text, as in `onionwatch search`.")
+@click.option("--category", "categories", multiple=True, type=click.Choice(CATEGORIES))
+@click.option("--entity", "entity_labels", multiple=True, metavar="LABEL", help="e.g. EMAIL_ADDRESS.")
+@click.option("--lang", "langs", multiple=True, metavar="CODE")
+@click.option("--onion", "onions", multiple=True, metavar="ADDR")
+@click.option("--new-pages-only", is_flag=True, help="Only pages at URLs never indexed before.")
+@click.option("--channel", "channels", multiple=True, required=True,
+              metavar="webhook:URL|email:ADDR|jsonl:PATH|stdout")
+def add_cmd(name: str, query: str, categories: tuple[str, ...], entity_labels: tuple[str, ...],
+            langs: tuple[str, ...], onions: tuple[str, ...], new_pages_only: bool, channels: tuple[str, ...]) -> None:
+    """Add (or replace) a rule in <ONIONWATCH_HOME>/alerts.yaml."""
+    rule = alerting.Rule(name=name, query=query, categories=categories, entity_labels=entity_labels, lang=langs,
+                         onions=onions, new_pages_only=new_pages_only, channels=channels)
+    try:
+        _config().resolve(rule.channels)
+    except alerting.AlertConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    path = alerting.add_rule(rule)
+    click.echo(f"rule {name!r} saved in {path}; its first `alerts run` sets its baseline "
+               "(use --since DATE to hunt history)")
+
+
+COMMANDS = [alerts]
