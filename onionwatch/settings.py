@@ -63,3 +63,8 @@ def snapshot_key() -> bytes:
 
 def index_prefix() -> str:
     return os.environ.get("ONIONWATCH_INDEX_PREFIX", "onionwatch")
+
+
+def web_secret_key() -> bytes:
+    """Signs the web app's session cookies."""
+    return _key_from_env_or_file("ONIONWATCH_WEB_SECRET", "web-secret.key")

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(tor redis-server docker-compose chromium chromium-driver iproute2 util-linux)
+APT_PACKAGES=(tor redis-server docker-compose chromium chromium-driver fonts-noto-cjk fonts-thai-tlwg iproute2 util-linux)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,0 +1,87 @@
+"""A small server-side SVG line chart: no JavaScript and no inline CSS, so it renders
+under the app's Content-Security-Policy, inline in a page or as a standalone .svg."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from markupsafe import Markup, escape
+
+PALETTE = ("#1f77b4", "#2ca02c", "#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+DASHES = ("", "8 4", "2 3", "10 3 2 3")  # overlapping series stay tellable apart
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 60, 180, 40, 60
+LABEL_WIDTH = 80  # px per x-axis label (a date at 11 px)
+
+
+def _ticks(top: float, count: int = 5) -> list[float]:
+    """Round y-axis ticks from 0 to at least ``top``."""
+    if top <= 0:
+        return [0.0, 1.0]
+    raw = top / count
+    mag = 10 ** len(str(int(raw))) / 10 if raw >= 1 else 1
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    ticks, v = [], 0.0
+    while v < top + step:
+        ticks.append(v)
+        v += step
+    return ticks
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:.1f}"
+
+
+def line_chart(labels: Sequence[str], series: dict[str, Sequence[float]], *, title: str, x_label: str,
+               y_label: str, width: int = 900, height: int = 360) -> Markup:
+    """An SVG document (safe Markup) with axes, labels, a legend and one line per series."""
+    plot_w = width - MARGIN_LEFT - MARGIN_RIGHT
+    plot_h = height - MARGIN_TOP - MARGIN_BOTTOM
+    top = max([float(v) for vals in series.values() for v in vals] or [0.0])
+    ticks = _ticks(top)
+    y_max = ticks[-1]
+    n = len(labels)
+
+    def x(i: int) -> float:
+        return MARGIN_LEFT + (plot_w * (i / (n - 1)) if n > 1 else plot_w / 2)
+
+    def y(v: float) -> float:
+        return MARGIN_TOP + plot_h - plot_h * (float(v) / y_max)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="sans-serif" role="img" aria-label="{escape(title)}" class="chart">',
+           f"<title>{escape(title)}</title>",
+           f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
+           f'<text x="{width / 2 - MARGIN_RIGHT / 2:.0f}" y="22" text-anchor="middle" font-size="15" '
+           f'font-weight="bold" fill="#222">{escape(title)}</text>']
+    for t in ticks:
+        ty = y(t)
+        out.append(f'<line x1="{MARGIN_LEFT}" y1="{ty:.1f}" x2="{MARGIN_LEFT + plot_w}" y2="{ty:.1f}" stroke="#e3e3e3"/>')
+        out.append(f'<text x="{MARGIN_LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end" font-size="11" fill="#444">{_num(t)}</text>')
+    out.append(f'<line x1="{MARGIN_LEFT}" y1="{MARGIN_TOP + plot_h}" x2="{MARGIN_LEFT + plot_w}" '
+               f'y2="{MARGIN_TOP + plot_h}" stroke="#333"/>')
+    out.append(f'<line x1="{MARGIN_LEFT}" y1="{MARGIN_TOP}" x2="{MARGIN_LEFT}" y2="{MARGIN_TOP + plot_h}" stroke="#333"/>')
+    every = max(1, math.ceil(n / max(1, plot_w // LABEL_WIDTH)))
+    for i, label in enumerate(labels):
+        if (n - 1 - i) % every == 0:  # always label the latest interval
+            out.append(f'<text x="{x(i):.1f}" y="{MARGIN_TOP + plot_h + 16}" text-anchor="middle" font-size="11" '
+                       f'fill="#444">{escape(label)}</text>')
+    out.append(f'<text x="{MARGIN_LEFT + plot_w / 2:.0f}" y="{height - 12}" text-anchor="middle" font-size="12" '
+               f'fill="#222">{escape(x_label)}</text>')
+    out.append(f'<text x="14" y="{MARGIN_TOP + plot_h / 2:.0f}" text-anchor="middle" font-size="12" fill="#222" '
+               f'transform="rotate(-90 14 {MARGIN_TOP + plot_h / 2:.0f})">{escape(y_label)}</text>')
+    for k, (name, values) in enumerate(series.items()):
+        color = PALETTE[k % len(PALETTE)]
+        dash = DASHES[k % len(DASHES)]
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+        out.append(f'<polyline class="series" data-series="{escape(name)}" fill="none" stroke="{color}" '
+                   f'stroke-width="2"{dash_attr} points="{points}"/>')
+        for i, v in enumerate(values):
+            out.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5" fill="{color}"/>')
+        ly = MARGIN_TOP + 10 + 18 * k
+        lx = MARGIN_LEFT + plot_w + 14
+        out.append(f'<line x1="{lx}" y1="{ly}" x2="{lx + 22}" y2="{ly}" stroke="{color}" stroke-width="3"{dash_attr}/>')
+        out.append(f'<text x="{lx + 24}" y="{ly + 4}" font-size="12" fill="#222">{escape(name)}</text>')
+    out.append("</svg>")
+    return Markup("\n".join(out))

@@ -1,0 +1,161 @@
+"""HTML pages. Templates are autoescaped; crawled URLs are shown as text, never as links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
+
+import index
+from onionwatch.web import chart, records, sources
+from onionwatch.web.records import Backend, BadRequest
+
+bp = Blueprint("pages", __name__)
+STAT_METRICS = ("known", "alive", "new", "gone")
+
+
+def backend() -> Backend:
+    return current_app.extensions["onionwatch"]["backend"]
+
+
+def page_or_404(doc_id: str) -> dict[str, Any]:
+    rec = records.page_record(backend(), doc_id)
+    if rec is None:
+        abort(404, "no such page")
+    return rec
+
+
+def service_or_404(onion: str) -> dict[str, Any]:
+    rec = records.service_record(backend(), onion)
+    if rec is None:
+        abort(404, "no such onion service")
+    return rec
+
+
+def snapshot_response(doc_id: str) -> Response:
+    """The raw page body as an attachment browsers will not render or sniff."""
+    try:
+        found = records.snapshot(backend(), doc_id)
+    except index.SnapshotError:
+        abort(404, "the snapshot of this page is not available")
+    if found is None:
+        abort(404, "no such page")
+    sha, raw = found
+    resp = Response(raw, mimetype="application/octet-stream")
+    resp.headers["Content-Disposition"] = f'attachment; filename="snapshot-{sha}.bin"'
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    resp.headers["X-Snapshot-SHA256"] = sha
+    return resp
+
+
+@bp.app_context_processor
+def common() -> dict[str, Any]:
+    return {"user": getattr(g, "user", None), "categories": records.CATEGORIES}
+
+
+@bp.route("/")
+def home() -> Any:
+    return redirect(url_for("pages.search"))
+
+
+@bp.route("/search")
+def search() -> Any:
+    error = None
+    result = None
+    try:
+        params = records.SearchParams.from_args(request.args)
+        result = records.search(backend(), params)
+    except BadRequest as exc:
+        params = records.SearchParams()
+        error = str(exc)
+    return render_template(
+        "search.html", p=params, result=result, error=error, sorts=records.SORTS,
+        entity_labels=backend().entity_labels, snippet=records.safe_snippet, page_sizes=records.PAGE_SIZES,
+    ), (400 if error else 200)
+
+
+@bp.route("/page/<doc_id>")
+def page(doc_id: str) -> Any:
+    return render_template("page.html", r=page_or_404(doc_id))
+
+
+@bp.route("/page/<doc_id>/snapshot")
+def page_snapshot(doc_id: str) -> Response:
+    return snapshot_response(doc_id)
+
+
+@bp.route("/services")
+def services() -> Any:
+    category = request.args.get("category") or None
+    return render_template("services.html", services=records.services(backend(), category), category=category,
+                           overview=records.overview(backend()))
+
+
+@bp.route("/service/<onion>")
+def service(onion: str) -> Any:
+    return render_template("service.html", r=service_or_404(onion))
+
+
+def stats_args() -> dict[str, Any]:
+    """Validated stats parameters from the query string (shared by the page, CSV and API)."""
+    interval = request.args.get("interval", "day")
+    if interval not in sources.INTERVALS:
+        raise BadRequest(f"interval must be one of {', '.join(sources.INTERVALS)}")
+    return {"interval": interval, "since": records.parse_date(request.args.get("since"), "since"),
+            "until": records.parse_date(request.args.get("until"), "until"),
+            "by_category": request.args.get("by") == "category"}
+
+
+def stats_data() -> tuple[dict[str, Any], dict[str, Any]]:
+    args = stats_args()
+    b = backend()
+    return args, sources.stats_series(b.es, b.names, **args)
+
+
+def series_of(rows: list[dict[str, Any]], by_category: bool) -> tuple[list[str], dict[str, list[float]]]:
+    """Chart labels and one line per metric (per category when split)."""
+    labels = sorted({str(r["start"])[:10] for r in rows})
+    pos = {label: i for i, label in enumerate(labels)}
+    series: dict[str, list[float]] = {}
+    for r in rows:
+        for m in STAT_METRICS:
+            if m not in r or (by_category and m == "known"):
+                continue
+            name = f"{m} ({r['category']})" if by_category and r.get("category") else m
+            series.setdefault(name, [0.0] * len(labels))[pos[str(r["start"])[:10]]] = float(r[m] or 0)
+    return labels, series
+
+
+def stats_chart(args: dict[str, Any], rows: list[dict[str, Any]]) -> Any:
+    labels, series = series_of(rows, args["by_category"])
+    title = "Onion services per " + args["interval"] + (" by category" if args["by_category"] else "")
+    return chart.line_chart(labels, series, title=title, x_label=args["interval"], y_label="onion services")
+
+
+@bp.route("/stats")
+def stats() -> Any:
+    args, data = stats_data()
+    svg = stats_chart(args, data["rows"]) if data["rows"] else None
+    return render_template("stats.html", args=args, data=data, svg=svg, overview=records.overview(backend()),
+                           intervals=sources.INTERVALS)
+
+
+@bp.route("/stats.csv")
+def stats_csv() -> Response:
+    args, data = stats_data()
+    resp = Response(sources.stats_csv(data["rows"]), mimetype="text/csv")
+    resp.headers["Content-Disposition"] = f'attachment; filename="onion-services-{args["interval"]}.csv"'
+    return resp
+
+
+@bp.route("/stats.svg")
+def stats_svg() -> Response:
+    args, data = stats_data()
+    return Response(str(stats_chart(args, data["rows"])), mimetype="image/svg+xml")
+
+
+@bp.route("/alerts")
+def alerts() -> Any:
+    b = backend()
+    return render_template("alerts.html", data=sources.alerts_overview(b.es, b.names))
