@@ -16,7 +16,8 @@ COPY enrich/ enrich/
 COPY index/ index/
 COPY onionwatch/ onionwatch/
 COPY configs/ configs/
-RUN pip install --no-cache-dir . && python -m compileall -q /app
+# Editable: configs/ (mappings, lexicons, rules) stay beside the code, where every part looks for them.
+RUN pip install --no-cache-dir -e . && python -m compileall -q /app
 
 ENV ONIONWATCH_CONFIGS=/app/configs \
     ONIONWATCH_HOME=/data \
