@@ -69,11 +69,16 @@ def decide(analysis: Analysis, settings: dict[str, Any]) -> dict[str, Any]:
             price = _nearest(c, [e for e in local_sale if e["kind"] == "price"])
             qty = _nearest(c, [e for e in local_sale if e["kind"] == "quantity"])
             parts = [c.start, c.end] + [x for e in (price, qty) if e for x in (e["start"], e["end"])]
-            offers.append({
+            offer = {
                 "category": category, "commodity": c.name, "start": min(parts), "end": max(parts),
                 "price": price["value"] if price else None, "currency": price["unit"] if price else None,
                 "quantity": qty["value"] if qty else None, "unit": qty["unit"] if qty else None,
-            })
+            }
+            same = offers[-1] if offers else None  # one listing named in several languages is one offer
+            if same and all(same[k] == offer[k] for k in ("category", "commodity", "price", "currency", "quantity")):
+                same["start"], same["end"] = min(same["start"], offer["start"]), max(same["end"], offer["end"])
+            else:
+                offers.append(offer)
             cite(category, {"kind": "commodity", "start": c.start, "end": c.end, "term": analysis.text[c.start : c.end]})
             for e in local_sale + local_neg:
                 cite(category, e)
@@ -104,7 +109,13 @@ def _within(items: list[dict[str, Any]], starts: list[int], lo: int, hi: int) ->
 
 
 def _nearest(term: Any, items: list[dict[str, Any]]) -> dict[str, Any] | None:
-    return min(items, key=lambda e: min(abs(e["start"] - term.end), abs(term.start - e["end"])), default=None)
+    """The price/quantity that belongs to a commodity. Listings name the item first and
+    price it after, and an amount just before a commodity is often the previous
+    listing's: the nearest one after wins, one before only when nothing follows."""
+    after = [e for e in items if e["start"] >= term.start]
+    if after:
+        return min(after, key=lambda e: e["start"])
+    return max(items, key=lambda e: e["end"], default=None)
 
 
 def _dump_evidence(analysis: Analysis, cfg: dict[str, Any]) -> list[Any]:

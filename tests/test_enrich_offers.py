@@ -63,3 +63,20 @@ def test_many_validated_records_make_a_dump(tagger):
     assert result["categories"] == ["leaked_data"]
     assert {e["kind"] for e in result["evidence"]} == {"entity"}
     assert all(e["term"] == "CREDIT_CARD" for e in result["evidence"])  # labels, never values
+
+
+def test_price_and_quantity_belong_to_the_listing_they_follow() -> None:
+    """A category page lists items one after another: each commodity takes the amounts
+    after it, not the previous listing's, and one item named in two languages is one offer."""
+    from enrich import Tagger
+
+    text = (
+        "Sừng tê giác nguyên chất — 100 gam / rhino horn\nhanoi-dragon\n100 g\n1.8 BTC / 2500000000 VND\n2026-11-01\n"
+        "Gỗ trắc / ไม้พะยูง Siamese rosewood logs — 2 m³\nhanoi-dragon\n2 m3\n0.35 BTC / 22000 USDT\n2026-10-27\n"
+    )
+    offers = Tagger.load().tag(text)["offers"]
+    by = {o["commodity"]: o for o in offers}
+    assert len(offers) == 2
+    assert (by["rhino horn"]["price"], by["rhino horn"]["currency"], by["rhino horn"]["quantity"]) == (1.8, "BTC", 100.0)
+    timber = next(o for o in offers if o["commodity"] != "rhino horn")
+    assert (timber["price"], timber["currency"], timber["quantity"], timber["unit"]) == (0.35, "BTC", 2.0, "m³")
