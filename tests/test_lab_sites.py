@@ -335,3 +335,25 @@ def test_cli_serves_from_json_config_and_reloads_onions_on_sighup(tmp_path: Path
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
+
+
+def test_dropin_dir_adds_listings_while_running(tmp_path) -> None:  # noqa: ANN001
+    """A running lab serves listings dropped into its own directory (tests never write configs/)."""
+    listings = tmp_path / "dropin" / "market" / "listings"
+    listings.mkdir(parents=True)
+    cfg = tmp_path / "lab.json"
+    cfg.write_text(json.dumps({"dropin_dir": str(tmp_path / "dropin"), "sites": {"market": {"onion": fake_onion("m")}}}))
+    proc = subprocess.Popen([sys.executable, "-m", "onionwatch.lab.sites", "--config", str(cfg)], stdout=subprocess.PIPE, text=True)
+    try:
+        port = json.loads(proc.stdout.readline())["ports"]["market"]
+        url = f"http://127.0.0.1:{port}/listing/zz-dropin"
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(url, timeout=5)
+        (listings / "zz-dropin.yaml").write_text(
+            "title: Dropped-in combolist 10k lines\ncategory: data\nvendor: v\nposted: '2026-12-01'\nlang: en\n"
+            "prices: [{amount: 10, currency: USD}]\ndescription: test\n")
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            assert b"Dropped-in combolist" in resp.read()
+    finally:
+        proc.terminate()
+        proc.wait(10)

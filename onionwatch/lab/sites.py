@@ -603,7 +603,7 @@ def _config_onions(cfg: Mapping[str, Any]) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> None:
     """`python -m onionwatch.lab.sites --config lab.json`: serve until SIGTERM/SIGINT.
 
-    Config: {"configs_dir"?: str, "host"?: str, "bulk"?: {"onions", "pages", "seed"?},
+    Config: {"configs_dir"?: str, "dropin_dir"?: str, "host"?: str, "bulk"?: {"onions", "pages", "seed"?},
     "sites"?: {name: {"port"?: int, "onion"?: str}}} ("sites" given: only those names, bulk-NNN
     included; else all). Prints one JSON line
     {"ports": {...}} once listening. SIGHUP re-reads the onions from the config, so servers can
@@ -613,6 +613,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--config", required=True, type=Path)
     path = ap.parse_args(argv).config
     cfg = json.loads(path.read_text())
+    global DROPIN
+    DROPIN = Path(cfg["dropin_dir"]) if cfg.get("dropin_dir") else None
     root = Path(cfg["configs_dir"]) if cfg.get("configs_dir") else None
     specs = load_sites(root)
     if b := cfg.get("bulk"):
