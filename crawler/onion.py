@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 V3_RE = re.compile(r"(?<![a-z2-7])([a-z2-7]{56})\.onion(?![a-z0-9-])", re.IGNORECASE)
 
 
+@lru_cache(maxsize=65536)  # every link on every page is checked; few distinct onions
 def is_valid_v3(host: str) -> bool:
     """True for a checksum-valid v3 onion host (with or without the .onion suffix)."""
     host = host.lower().strip().rstrip(".")

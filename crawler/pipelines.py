@@ -86,8 +86,8 @@ class StorePipeline:
     def __init__(self, crawler) -> None:  # noqa: ANN001
         settings = crawler.settings
         self.stats = crawler.stats
-        self.batch_size = settings.getint("ONIONWATCH_STORE_BATCH", 64)
-        self.max_wait = settings.getfloat("ONIONWATCH_STORE_MAX_WAIT", 1.0)
+        self.batch_size = settings.getint("ONIONWATCH_STORE_BATCH")
+        self.max_wait = settings.getfloat("ONIONWATCH_STORE_MAX_WAIT")
         output = settings.get("ONIONWATCH_OUTPUT")
         if SINK_FACTORY is not None:
             self.sink: Sink = SINK_FACTORY(settings)

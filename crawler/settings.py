@@ -63,6 +63,9 @@ SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 DUPEFILTER_CLASS = "crawler.dupefilter.OnionCapDupeFilter"
 CONCURRENT_REQUESTS = 32
+CONCURRENT_ITEMS = 16  # items per response processed in parallel (Scrapy's 100 only adds tasks)
+ONIONWATCH_STORE_BATCH = 200  # records per tag+index batch (bench/index_bench.py: bigger batches, fewer aggregations)
+ONIONWATCH_STORE_MAX_WAIT = 2.0  # seconds a record may wait for its batch to fill
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_DELAY = 0
 

@@ -284,9 +284,9 @@ class PageWriter:
                 bodies[r["sha256"]] = raw
         actions = [{"_op_type": "create", "_index": self.names.snapshots, "_id": sha, "_source": seal(raw, sha, self._key)}
                    for sha, raw in bodies.items()]
+        # No refresh: `create` conflicts on _id are detected in real time, and nothing
+        # searches snapshots (they are fetched by id).
         answers = self._send(actions) if actions else {}
-        if actions:
-            self.es.indices.refresh(index=self.names.snapshots)
         for sha, (done, status, info) in answers.items():
             if done or status == 409:  # 409: this exact body is already stored
                 ok.add(sha)

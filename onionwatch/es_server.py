@@ -153,7 +153,8 @@ def connect(url: str, *, username: str | None = None, password: str | None = Non
         kwargs["basic_auth"] = (username, password or "")
     if ca_certs:
         kwargs["ca_certs"] = ca_certs
-    return Elasticsearch(url, **kwargs)
+    # Several nodes: a comma-separated list; the client spreads requests and fails over.
+    return Elasticsearch([u.strip() for u in url.split(",") if u.strip()], **kwargs)
 
 
 def client_factory(config: settings.ESConfig | None = None) -> Callable[[], Elasticsearch]:

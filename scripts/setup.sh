@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything onionwatch needs on a fresh Debian machine (idempotent):
-# apt: tor (the lab and the crawler's Tor), redis-server (distributed frontier tests),
+# apt: tor (the lab and the crawler's Tor), privoxy (the crawl benchmark's comparison),
+# redis-server (distributed frontier tests),
 # docker-compose (validates docker-compose.yml; no engine needed), chromium + driver
 # (browser tests); then a virtualenv in .venv with the project and its test extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(tor redis-server docker-compose chromium chromium-driver fonts-noto-cjk fonts-thai-tlwg iproute2 util-linux)
+APT_PACKAGES=(tor privoxy redis-server docker-compose chromium chromium-driver fonts-noto-cjk fonts-thai-tlwg iproute2 util-linux)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -24,4 +25,4 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[test,bench]"

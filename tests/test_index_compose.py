@@ -70,5 +70,14 @@ def test_no_secret_is_committed_in_the_compose_file() -> None:
     for key, value in env_values(ENV_EXAMPLE).items():
         if "PASSWORD" in key or "KEY" in key:
             assert value not in text
-    assert re.findall(r"PASSWORD: (\S+)", text) == ["${ELASTIC_PASSWORD:?set"] * 2
+    assert set(re.findall(r"PASSWORD: (\S+)", text)) == {"${ELASTIC_PASSWORD:?set"}  # only from .env
     assert (ROOT / "Dockerfile").read_text().count("ENTRYPOINT") == 1
+
+
+def test_compose_runs_the_web_app_on_loopback(tmp_path: Path) -> None:
+    proc = compose_config(ENV_EXAMPLE, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    web = yaml.safe_load(proc.stdout)["services"]["web"]
+    assert web["command"][:1] == ["serve"]
+    assert web["environment"]["ONIONWATCH_ES_URL"] == "http://elasticsearch:9200"
+    assert all(str(p.get("host_ip", p) if isinstance(p, dict) else p).startswith("127.0.0.1") for p in web["ports"])

@@ -99,6 +99,8 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict:
 @click.option("--output", type=click.Path(dir_okay=False), help="Write JSON lines here instead of indexing.")
 @click.option("--no-enrich", is_flag=True, help="Skip tagging (raw crawl).")
 @click.option("--jobdir", type=click.Path(file_okay=False), help="Keep the queue on disk here; re-run to resume.")
+@click.option("--frontier", metavar="redis://HOST:PORT/DB",
+              help="Share the queue and dupefilter with other crawler processes through this Redis.")
 @click.option("--max-pages-per-onion", type=int, help="Cap on pages fetched per onion.")
 @click.option("--max-depth", type=int, help="Cap on link depth within an onion.")
 @click.option("--concurrency", type=int, help="Concurrent requests.")
@@ -106,7 +108,7 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict:
 @click.option("--allow-clearnet", is_flag=True, help="Permit non-onion hosts (still only through Tor).")
 @click.option("--summary-json", is_flag=True, help="Print the summary as JSON.")
 @click.option("-s", "--set", "extra", multiple=True, metavar="NAME=VALUE", help="Any Scrapy/onionwatch setting.")
-def crawl(seeds, socks, control, output, no_enrich, jobdir, max_pages_per_onion, max_depth, concurrency,
+def crawl(seeds, socks, control, output, no_enrich, jobdir, frontier, max_pages_per_onion, max_depth, concurrency,
           timeout, allow_clearnet, summary_json, extra) -> None:  # noqa: ANN001
     """Crawl onion services through Tor, tag pages and index them."""
     socks_l, control_l = tor_route(socks, control)
@@ -122,6 +124,10 @@ def crawl(seeds, socks, control, output, no_enrich, jobdir, max_pages_per_onion,
             overrides[key] = value
     if allow_clearnet:
         overrides["ONIONWATCH_ALLOW_CLEARNET"] = True
+    if frontier:
+        from crawler.frontier import frontier_settings
+
+        overrides.update(frontier_settings(frontier))
     started = time.time()
     summary = run_crawl(seeds, socks=socks_l, controls=control_l, output=output, enrich=not no_enrich, overrides=overrides)
     if summary_json:
