@@ -35,6 +35,7 @@ class TorDownloadHandler(HttpxDownloadHandler):
         settings = crawler.settings
         self._allow_clearnet = settings.getbool("ONIONWATCH_ALLOW_CLEARNET")
         self._text_types = tuple(settings.getlist("ONIONWATCH_TEXT_CONTENT_TYPES"))
+        self._keepalive = settings.getint("ONIONWATCH_KEEPALIVE_CONNECTIONS")
         super().__init__(crawler)
 
     def _make_client(self, proxy_url: str | None = None):  # noqa: ANN202
@@ -49,11 +50,14 @@ class TorDownloadHandler(HttpxDownloadHandler):
             verify=self._ssl_context, limits=self._limits, trust_env=False
         )
         # httpx exposes no network_backend argument; swap in a pool that uses ours.
+        # Scrapy already bounds concurrency; the pool's job is to keep Tor streams open
+        # across many onions (a new stream costs a round trip over a 6-hop rendezvous
+        # circuit), so it may hold more idle connections than there are slots, for longer.
         transport._pool = httpcore2.AsyncConnectionPool(
             ssl_context=self._ssl_context,
-            max_connections=self._limits.max_connections,
-            max_keepalive_connections=self._limits.max_keepalive_connections,
-            keepalive_expiry=self._limits.keepalive_expiry,
+            max_connections=None,
+            max_keepalive_connections=self._keepalive,
+            keepalive_expiry=30.0,
             network_backend=backend or _RefuseAll(),
         )
         client = httpx.AsyncClient(cookies=NullCookieJar(), transport=transport)

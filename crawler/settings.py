@@ -12,6 +12,7 @@ ONIONWATCH_TOR_SOCKS = [p for p in os.environ.get("ONIONWATCH_TOR_SOCKS", "127.0
 ONIONWATCH_TOR_CONTROL = [p for p in os.environ.get("ONIONWATCH_TOR_CONTROL", "127.0.0.1:9051").split(",") if p]
 ONIONWATCH_ALLOW_CLEARNET = False
 ONIONWATCH_NEWNYM_AFTER = 5
+ONIONWATCH_KEEPALIVE_CONNECTIONS = 256  # idle Tor streams kept open for reuse, across onions
 DOWNLOAD_HANDLERS = {
     "http": "crawler.handler.TorDownloadHandler",
     "https": "crawler.handler.TorDownloadHandler",

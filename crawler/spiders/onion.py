@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime, timezone
+from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -17,6 +18,9 @@ from scrapy.http import TextResponse
 from crawler.extract import extract
 from crawler.onion import find_onions, onion_of_url
 from crawler.outcomes import failure_reason
+
+
+RECENT_LINKS = 50_000
 
 
 def now_iso() -> str:
@@ -45,6 +49,9 @@ class OnionSpider(scrapy.Spider):
         self.seed_urls = read_seeds(seeds) if seeds else []
         self.crawl_id = crawl_id or uuid.uuid4().hex[:12]
         self.onions_seen: set[str] = set()
+        # Navigation links repeat on every page: remember recent ones so each becomes a
+        # Request once, not ~25 times (the dupefilter stays the authority; this is bounded).
+        self.recent_links: OrderedDict[str, None] = OrderedDict()
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):  # noqa: ANN001, ANN206
@@ -127,16 +134,26 @@ class OnionSpider(scrapy.Spider):
         )
         yield record
         for link in page.links:
+            if link in self.recent_links:
+                self.recent_links.move_to_end(link)
+                continue
             if onion_of_url(link) == onion:
                 request = self._request(link, depth + 1)
-                if request is not None:
-                    yield request
+                if request is None:
+                    continue  # over a cap here; a shorter path may still reach it
+                yield request
+            self._remember(link)
         if self.discover:
             for other in onions:
                 if other != onion and other not in self.onions_seen:
                     request = self._request(root_url(other), 0)
                     if request is not None:
                         yield request
+
+    def _remember(self, link: str) -> None:
+        self.recent_links[link] = None
+        if len(self.recent_links) > RECENT_LINKS:
+            self.recent_links.popitem(last=False)
 
     def failed(self, failure):  # noqa: ANN001, ANN201
         request = failure.request
