@@ -53,18 +53,6 @@ TestingMinExitFlagThreshold 0
 {dirauths}
 """
 
-AUTHORITY = """\
-AuthoritativeDirectory 1
-V3AuthoritativeDirectory 1
-ContactInfo lab@onionwatch.invalid
-Address 127.0.0.1
-ORPort 127.0.0.1:{orport}
-DirPort 127.0.0.1:{dirport}
-ExitRelay 0
-ExitPolicy reject *:*
-SocksPort 0
-"""
-
 RELAY = """\
 Address 127.0.0.1
 ORPort 127.0.0.1:{orport}
@@ -73,6 +61,12 @@ ExitRelay 0
 ExitPolicy reject *:*
 SocksPort 0
 """
+
+AUTHORITY = """\
+AuthoritativeDirectory 1
+V3AuthoritativeDirectory 1
+ContactInfo lab@onionwatch.invalid
+""" + RELAY
 
 CLIENT = """\
 SocksPort 127.0.0.1:{socksport} ExtendedErrors IsolateSOCKSAuth
