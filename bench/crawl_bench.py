@@ -30,7 +30,7 @@ from bench.common import (  # noqa: E402
     Page, bulk_pages, child_cpu, crawl_cmd, ensure_isolated, instance_for, lab, log, machine, noida,
     onionwatch_env, print_table, profile_summary, py_spy, ratio, run_crawl, workdir,
 )
-from onionwatch.es_server import free_port  # noqa: E402
+from onionwatch.procs import free_ports  # noqa: E402
 
 
 class PrivoxyRoute:
@@ -65,7 +65,7 @@ def privoxy_settings(proxies: list[str]) -> list[str]:
 def start_privoxies(socks: list[str], root: Path) -> tuple[list[str], list[subprocess.Popen]]:
     addrs, procs = [], []
     for i, s in enumerate(socks):
-        port = free_port()
+        port = free_ports(1)[0]
         conf = root / f"privoxy-{i}.conf"
         conf.write_text(
             f"listen-address 127.0.0.1:{port}\n"

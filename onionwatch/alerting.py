@@ -281,11 +281,12 @@ class Deliverer:
             smtp.send_message(msg)
 
 
-def _redact_spec(spec: str) -> str:
-    """A channel for logs: kind and host only (webhook URLs may carry tokens)."""
+def redact_channel(spec: str) -> str:
+    """A channel as logged or shown: kind and host only (webhook URLs may carry tokens or
+    user:password, which a netloc would still include)."""
     kind, _, target = spec.partition(":")
     if kind == "webhook":
-        return f"webhook:{requests.utils.urlparse(target).netloc}"
+        return f"webhook:{requests.utils.urlparse(target).hostname or '?'}"
     return spec
 
 
@@ -315,7 +316,7 @@ def deliver(es: Elasticsearch, names: Names, deliverer: Deliverer, rule: str | N
                 src["delivered"] = list(dict.fromkeys(src["delivered"] + [spec]))
             except Exception as exc:  # noqa: BLE001 — any channel failure keeps the alert queued
                 still.append(spec)
-                errors.append(f"{_redact_spec(spec)}: {_error_text(exc)}")
+                errors.append(f"{redact_channel(spec)}: {_error_text(exc)}")
         src.update(pending=still, attempts=int(src.get("attempts") or 0) + 1, claimed_until=None,
                    updated_at=_iso(now), last_error="; ".join(errors) or None)
         if not still:

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -26,7 +25,7 @@ from elasticsearch import Elasticsearch
 
 from index import Names
 from onionwatch import settings
-from onionwatch.procs import pid_alive
+from onionwatch.procs import free_ports, pid_alive
 
 HOST = "127.0.0.1"
 STATE_FILE = "server.json"
@@ -59,12 +58,6 @@ def _binary() -> str:
     if not found:
         raise RuntimeError("noida-db is not installed (pip install noida-db==0.2.3)")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def _answers(port: int, timeout: float = 1.0) -> bool:
@@ -104,7 +97,7 @@ def start(data_dir: Path | None = None, port: int | None = None, timeout: float 
         running = status(data_dir)
         if running:
             return running
-        port = port or free_port()
+        port = port or free_ports(1)[0]
         log = open(data_dir / LOG_FILE, "ab")
         proc = subprocess.Popen(
             [_binary(), "start", "--only", "elasticsearch", "--host", HOST,

@@ -1,8 +1,10 @@
-"""Background processes we start (tor, the lab site server, the local Elasticsearch)."""
+"""Background processes we start (tor, the lab site server, the local Elasticsearch) and
+the loopback ports they listen on."""
 
 from __future__ import annotations
 
 import os
+import socket
 
 
 def pid_alive(pid: int) -> bool:
@@ -25,3 +27,16 @@ def pid_alive(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def free_ports(n: int) -> list[int]:
+    """Ports the kernel hands out as free right now (held until all are chosen)."""
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports

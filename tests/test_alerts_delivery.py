@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import email
 import json
-import socket
 import threading
 import time
 from email.message import Message
@@ -23,11 +22,8 @@ import index
 from index import Names
 from onionwatch import alerting
 from onionwatch.cli import main
+from onionwatch.procs import free_ports
 from tests.fixtures_es import onion, page_record
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Webhook:
@@ -79,7 +75,7 @@ class Mailbox:
                 box.messages.append(email.message_from_bytes(envelope.content))
                 return "250 OK"
 
-        self.port = free_port()
+        self.port = free_ports(1)[0]
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
 
     def __enter__(self) -> "Mailbox":
@@ -193,7 +189,7 @@ def test_a_failing_channel_keeps_the_alert_for_the_next_run(es: Elasticsearch, n
     index.setup(es, names)
     home = tmp_path / "home"
     home.mkdir()
-    port = free_port()  # nothing listens here yet: connection refused
+    port = free_ports(1)[0]  # nothing listens here yet: connection refused
     with Mailbox() as box:
         local_config(home, f"http://127.0.0.1:{port}/hook", box.port)
         assert run(es, names, home)["baseline"]
@@ -259,3 +255,8 @@ def test_bad_channel_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["alerts", "add", "x", "--channel", "pigeon:coop"], env=env)
     assert result.exit_code != 0 and "bad channel" in result.output
     assert not (tmp_path / "alerts.yaml").exists()
+
+
+def test_channels_are_shown_without_credentials() -> None:
+    assert alerting.redact_channel("webhook:https://user:s3cret@hooks.example.org/t/abc?k=1") == "webhook:hooks.example.org"
+    assert alerting.redact_channel("email:desk@example.org") == "email:desk@example.org"

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,18 +12,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from onionwatch.procs import free_ports
 from tests.fixtures_lab import REPO, lab_env, read_jsonl, site
 
 pytestmark = pytest.mark.slow
 
 WORKERS = 3
 TIMEOUT = 8  # the hostile drip page would hold a slot far longer
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +28,7 @@ def redis_url(tmp_path_factory):  # noqa: ANN001, ANN201
         pytest.fail("redis-server is not installed (apt-get install -y redis-server)")
     import redis
 
-    port = _free_port()
+    port = free_ports(1)[0]
     data = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--save", "",

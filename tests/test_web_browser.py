@@ -25,6 +25,7 @@ from urllib.parse import quote
 import pytest
 
 from onionwatch import es_server
+from onionwatch.procs import free_ports
 from tests.fixtures_lab import REPO, lab_env, run_onionwatch, site
 
 pytestmark = pytest.mark.slow
@@ -77,7 +78,7 @@ def _has_command(env: dict, *args: str) -> bool:
 
 
 def _start_server(env: dict, home: Path) -> tuple[subprocess.Popen, str]:
-    port = es_server.free_port()
+    port = free_ports(1)[0]
     log = open(home / "serve.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "onionwatch", "serve", "--port", str(port)], cwd=REPO, env=env,
                             stdout=log, stderr=subprocess.STDOUT)

@@ -16,14 +16,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from onionwatch.procs import pid_alive
+from onionwatch.procs import free_ports, pid_alive
 
 TOR = shutil.which("tor") or "/usr/bin/tor"
 TOR_GENCERT = shutil.which("tor-gencert") or "/usr/bin/tor-gencert"
@@ -79,19 +78,6 @@ SocksPort 0
 ControlPort 127.0.0.1:{controlport}
 CookieAuthentication 1
 """
-
-
-def free_ports(n: int) -> list[int]:
-    """Ports the kernel hands out as free right now (held until all are chosen)."""
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
 
 
 @dataclass

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 from elasticsearch import Elasticsearch
 
 import index
 from index.checks import INTERVALS, floor_interval, next_interval
+from onionwatch import alerting
 
 CATEGORIES = ("leaked_data", "drugs", "wildlife")
 DEFAULT_INTERVALS = 12  # the default window, as in the CLI
@@ -50,14 +50,7 @@ def stats_csv(rows: list[dict[str, Any]]) -> str:
     return as_csv(rows)
 
 
-def redact_channel(spec: str) -> str:
-    """A channel as shown to users: webhook URLs may carry credentials, so only their host."""
-    kind, _, target = spec.partition(":")
-    return f"webhook:{urlsplit(target).hostname or '?'}" if kind == "webhook" else spec
-
-
 def _rules() -> tuple[list[dict[str, Any]], str | None]:
-    from onionwatch import alerting
 
     try:
         config = alerting.load_config()
@@ -66,7 +59,7 @@ def _rules() -> tuple[list[dict[str, Any]], str | None]:
     rules = []
     for rule in config.rules:
         r = rule.to_dict()
-        r["channels"] = [redact_channel(c) for c in r.get("channels", [])]
+        r["channels"] = [alerting.redact_channel(c) for c in r.get("channels", [])]
         rules.append(r)
     return rules, None
 
@@ -77,7 +70,7 @@ def alerts_overview(es: Elasticsearch, names: index.Names, size: int = 100) -> d
     rules, note = _rules()
     fired = []
     for alert in index.alerts.fired(es, names, size=size):
-        fired.append(dict(alert, **{k: [redact_channel(c) for c in alert.get(k) or []] for k in ("delivered", "pending")}))
+        fired.append(dict(alert, **{k: [alerting.redact_channel(c) for c in alert.get(k) or []] for k in ("delivered", "pending")}))
     out: dict[str, Any] = {"rules": rules, "fired": fired, "limit": size}
     if note:
         out["rules_note"] = note
