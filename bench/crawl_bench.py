@@ -30,7 +30,7 @@ from bench.common import (  # noqa: E402
     Page, bulk_pages, child_cpu, crawl_cmd, ensure_isolated, instance_for, lab, log, machine, noida,
     onionwatch_env, print_table, profile_summary, py_spy, ratio, run_crawl, workdir,
 )
-from onionwatch.procs import free_ports  # noqa: E402
+from procs import free_ports  # noqa: E402
 
 
 class PrivoxyRoute:

@@ -25,7 +25,7 @@ from elasticsearch import Elasticsearch
 
 from index import Names
 from onionwatch import settings
-from onionwatch.procs import free_ports, pid_alive
+from procs import free_ports, pid_alive
 
 HOST = "127.0.0.1"
 STATE_FILE = "server.json"

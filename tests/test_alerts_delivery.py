@@ -22,7 +22,7 @@ import index
 from index import Names
 from onionwatch import alerting
 from onionwatch.cli import main
-from onionwatch.procs import free_ports
+from procs import free_ports
 from tests.fixtures_es import onion, page_record
 
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from onionwatch.procs import free_ports
+from procs import free_ports
 from tests.fixtures_lab import REPO, lab_env, read_jsonl, site
 
 pytestmark = pytest.mark.slow

@@ -159,7 +159,7 @@ def test_documents_that_never_get_through_are_all_reported(es_url: str, es: Elas
 
 def test_flush_keeps_the_buffer_when_the_server_is_unreachable(names: Names) -> None:
     from onionwatch.es_server import connect
-    from onionwatch.procs import free_ports
+    from procs import free_ports
 
     w = PageWriter(connect(f"http://127.0.0.1:{free_ports(1)[0]}"), names, snapshot_key=KEY)
     w.write(page_record(f"http://{A}/", "x"))

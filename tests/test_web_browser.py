@@ -25,7 +25,7 @@ from urllib.parse import quote
 import pytest
 
 from onionwatch import es_server
-from onionwatch.procs import free_ports
+from procs import free_ports
 from tests.fixtures_lab import REPO, lab_env, run_onionwatch, site
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ import requests
 
 from onionwatch import settings
 from onionwatch.lab.network import TorNetwork, free_ports
-from onionwatch.procs import pid_alive
+from procs import pid_alive
 
 
 def lab_dir() -> Path:

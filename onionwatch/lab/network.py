@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from onionwatch.procs import free_ports, pid_alive
+from procs import free_ports, pid_alive
 
 TOR = shutil.which("tor") or "/usr/bin/tor"
 TOR_GENCERT = shutil.which("tor-gencert") or "/usr/bin/tor-gencert"
