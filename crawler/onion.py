@@ -19,16 +19,16 @@ V3_RE = re.compile(r"(?<![a-z2-7])([a-z2-7]{56})\.onion(?![a-z0-9-])", re.IGNORE
 @lru_cache(maxsize=65536)  # every link on every page is checked; few distinct onions
 def is_valid_v3(host: str) -> bool:
     """True for a checksum-valid v3 onion host (with or without the .onion suffix)."""
+    from stem.descriptor.hidden_service import HiddenServiceDescriptorV3 as HSv3  # enrich validates with it too
+
     host = host.lower().strip().rstrip(".")
     label = host.removesuffix(".onion").rsplit(".", 1)[-1]  # allow sub.domain.onion
-    if len(label) != 56 or not re.fullmatch(r"[a-z2-7]{56}", label):
+    try:
+        key = HSv3.identity_key_from_address(label)  # raises on a bad checksum
+    except ValueError:
         return False
-    raw = base64.b32decode(label.upper())
-    pubkey, checksum, version = raw[:32], raw[32:34], raw[34:]
-    if version != b"\x03":
-        return False
-    digest = hashlib.sha3_256(b".onion checksum" + pubkey + version).digest()
-    return digest[:2] == checksum
+    # stem checks the checksum over whatever version byte the address holds: re-encoding pins it to 3
+    return HSv3.address_from_identity_key(key, suffix=False) == label
 
 
 def onion_of_url(url: str) -> str | None:

@@ -1,33 +1,31 @@
 """Checksum and structure validators, one per entity label.
 
-Kept libraries do the checking wherever one exists (python-stdnum, phonenumbers, base58, bech32);
-only the Singapore NRIC/FIN, the Tor v3 onion checksum and Vietnamese CCCD structure are written
-here because no installed library covers them.
+Kept libraries do the checking wherever one exists (python-stdnum, phonenumbers, base58, bech32m,
+stem); only the Singapore NRIC/FIN and Vietnamese CCCD structure are written here because no
+installed library covers them.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable
 
 import base58
-import bech32
+import bech32m
 import phonenumbers
 from stdnum import iban, luhn
 from stdnum.id import nik
 from stdnum.my import nric as my_nric
 from stdnum.th import pin as th_pin
 from stdnum.us import ssn as us_ssn
+from stem.descriptor.hidden_service import HiddenServiceDescriptorV3
 
 _SG_SHAPE = re.compile(r"[STFG]\d{7}[A-Z]")
 _PH_SSS = re.compile(r"\d{2}-\d{7}-\d")
 _PH_TIN = re.compile(r"\d{3}-\d{3}-\d{3}(?:-\d{3,5})?")
 _ETH = re.compile(r"0x[0-9a-fA-F]{40}")
-_BECH32M_CONST = 0x2BC830A3
 _MONERO_ALPHABET = set("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
 
 
@@ -97,28 +95,18 @@ def is_ph_tin(value: str) -> bool:
 
 
 def is_btc(value: str) -> bool:
-    """Base58check (P2PKH/P2SH) or bech32/bech32m segwit mainnet address."""
+    """Base58check (P2PKH/P2SH) or segwit mainnet address (bech32 for v0, bech32m for v1+)."""
     if value[:3].lower() == "bc1":
-        lower = value.lower()
-        if bech32.decode("bc", lower) != (None, None):
-            return True
-        hrp, data = _bech32m_decode(lower)
-        return hrp == "bc" and bool(data) and 1 <= data[0] <= 16
+        try:
+            bech32m.decode("bc", value.lower())
+        except bech32m.DecodeError:
+            return False
+        return True
     try:
         raw = base58.b58decode_check(value)
     except ValueError:
         return False
     return len(raw) == 21 and raw[0] in (0x00, 0x05)
-
-
-def _bech32m_decode(addr: str) -> tuple[str | None, list[int] | None]:
-    pos = addr.rfind("1")
-    if pos < 1 or pos + 7 > len(addr) or any(c not in bech32.CHARSET for c in addr[pos + 1 :]):
-        return None, None
-    hrp, data = addr[:pos], [bech32.CHARSET.find(c) for c in addr[pos + 1 :]]
-    if bech32.bech32_polymod(bech32.bech32_hrp_expand(hrp) + data) != _BECH32M_CONST:
-        return None, None
-    return hrp, data[:-6]
 
 
 def is_eth(value: str) -> bool:
@@ -141,17 +129,13 @@ def is_xmr(value: str) -> bool:
 
 def is_onion_v3(value: str) -> bool:
     """Tor v3 onion address: base32(pubkey || checksum || version=3) with its SHA3 checksum."""
-    host = value.lower().removesuffix(".onion")
-    if len(host) != 56:
-        return False
+    label = value.lower().removesuffix(".onion")
     try:
-        raw = base64.b32decode(host.upper())
+        key = HiddenServiceDescriptorV3.identity_key_from_address(label)  # raises on a bad checksum
     except ValueError:
         return False
-    pubkey, checksum, version = raw[:32], raw[32:34], raw[34:]
-    if version != b"\x03":
-        return False
-    return hashlib.sha3_256(b".onion checksum" + pubkey + version).digest()[:2] == checksum
+    # stem checks the checksum over whatever version byte the address holds: re-encoding pins it to 3
+    return HiddenServiceDescriptorV3.address_from_identity_key(key, suffix=False) == label
 
 
 def is_ip(value: str) -> bool:

@@ -49,3 +49,26 @@ def test_phone_region_uses_the_country_code_or_the_first_region_it_is_valid_in()
     assert v.phone_region("0091 98765 43210", []) == "IN"
     assert v.phone_region("081 234 5678", ["US", "TH"]) == "TH"
     assert v.phone_region("12345", ["US", "TH"]) is None
+
+
+def test_segwit_addresses_use_the_checksum_of_their_version():
+    p2wsh = "bc1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3qccfmv3"  # v0, 32-byte program
+    assert v.is_btc(p2wsh) and v.is_btc(p2wsh.upper())
+    # BIP-350 test vectors: a v1 address with a bech32 (not bech32m) checksum, and the reverse
+    assert not v.is_btc("bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqh2y7hd")
+    assert not v.is_btc("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kemeawh")
+    assert not v.is_btc("tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx"), "testnet is not mainnet"
+
+
+def test_onion_version_byte_must_be_three_even_with_a_matching_checksum():
+    import base64
+    import hashlib
+
+    raw = bytearray(base64.b32decode(ONION.removesuffix(".onion").upper()))
+    raw[34] = 4
+    raw[32:34] = hashlib.sha3_256(b".onion checksum" + bytes(raw[:32]) + b"\x04").digest()[:2]
+    other_version = base64.b32encode(bytes(raw)).decode().lower() + ".onion"
+    assert not v.is_onion_v3(other_version)
+    assert v.is_onion_v3(ONION.upper()) and v.is_onion_v3(ONION.removesuffix(".onion"))
+    assert not v.is_onion_v3(ONION.removesuffix(".onion")[:55] + "1.onion")
+    assert not v.is_onion_v3("expyuzz4wqqyqhjn.onion")
