@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, Iterable, Mapping
 
 from elasticsearch import Elasticsearch, TransportError
 from elasticsearch.helpers import streaming_bulk
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from index import schema
 from index.names import PAGES, Names, month_partition, parse_time
@@ -218,26 +218,28 @@ class PageWriter:
         a connection failure resubmits the actions that got no answer, with backoff.
         """
         answers: dict[str, tuple[bool, int | None, Any]] = {}
-        pending = actions
-        last_error: Exception | None = None
-        for attempt in range(self._retry["max_retries"] + 1):
-            if attempt:
-                time.sleep(min(self._retry["max_backoff"], self._retry["initial_backoff"] * 2 ** (attempt - 1)))
-            try:
-                for ok, item in streaming_bulk(
-                    self.es, pending, raise_on_error=False, raise_on_exception=False,
-                    retry_on_status=RETRY_STATUS, **self._chunk, **self._retry,
-                ):
-                    info = next(iter(item.values()))
-                    error = None if ok else info.get("error", "unknown error")
-                    answers[str(info["_id"])] = (ok, info.get("status"), info if ok else error)
-                return answers
-            except TransportError as exc:  # connection refused/reset/timeout: no answer
-                last_error = exc
-                pending = [a for a in pending if str(a["_id"]) not in answers]
-        for action in pending:
-            if str(action["_id"]) not in answers:
-                answers[str(action["_id"])] = (False, None, f"{type(last_error).__name__}: {last_error}")
+
+        def submit_unanswered() -> None:
+            pending = [a for a in actions if str(a["_id"]) not in answers]
+            for ok, item in streaming_bulk(
+                self.es, pending, raise_on_error=False, raise_on_exception=False,
+                retry_on_status=RETRY_STATUS, **self._chunk, **self._retry,
+            ):
+                info = next(iter(item.values()))
+                error = None if ok else info.get("error", "unknown error")
+                answers[str(info["_id"])] = (ok, info.get("status"), info if ok else error)
+
+        retrying = Retrying(  # connection refused/reset/timeout: no answer, so resubmit
+            retry=retry_if_exception_type(TransportError),
+            stop=stop_after_attempt(self._retry["max_retries"] + 1),
+            wait=wait_exponential(multiplier=self._retry["initial_backoff"], max=self._retry["max_backoff"]),
+            reraise=True,
+        )
+        try:
+            retrying(submit_unanswered)
+        except TransportError as exc:
+            for action in actions:
+                answers.setdefault(str(action["_id"]), (False, None, f"{type(exc).__name__}: {exc}"))
         return answers
 
     # -- flush ----------------------------------------------------------------------------
