@@ -60,7 +60,7 @@ def _day_or_time(value: str | date | datetime) -> tuple[str, bool]:
     try:
         return date.fromisoformat(text).isoformat(), True
     except ValueError:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat(), False
+        return datetime.fromisoformat(text).isoformat(), False  # 3.11 reads RFC 3339 "Z" itself
 
 
 def time_range(field: str, since: str | date | datetime | None, until: str | date | datetime | None) -> dict[str, Any] | None:
