@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from journal.chain import GENESIS, Break, canonical, make_entry, parse_lines, redact, verify_entries
+from journal.chain import GENESIS, Break, canonical, entry_hash, parse_lines, redact, verify_entries
 
 MAX_ENTRY_BYTES = 1024 * 1024
 SEGMENT_BYTES = 64 * 1024 * 1024
@@ -217,12 +217,14 @@ class Journal:
             if not isinstance(kind, str) or not _NAME.match(kind):
                 raise ValueError(f"entry kind must match {_NAME.pattern}")
             seq += 1
-            entry = make_entry(seq, kind, at, payload, prev)
-            line = canonical(entry) + b"\n"
+            body = canonical(payload)  # serialised once: hashed and written as is
+            digest = entry_hash(seq, kind, at, hashlib.sha256(body).hexdigest(), prev)
+            line = b"".join((b'{"at":', canonical(at), b',"hash":"', digest.encode(), b'","kind":', canonical(kind),
+                             b',"payload":', body, b',"prev":"', prev.encode(), b'","seq":', str(seq).encode(), b"}\n"))
             if len(line) > MAX_ENTRY_BYTES:
                 raise ValueError(f"journal entry of {len(line)} bytes exceeds {MAX_ENTRY_BYTES}")
-            prev = entry["hash"]
-            entries.append(Entry.from_dict(entry))
+            entries.append(Entry(seq, kind, at, payload, prev, digest))
+            prev = digest
             lines.append(line)
         data = b"".join(lines)
         fd = self._open_segment(seg)
@@ -241,14 +243,17 @@ class Journal:
         items = list(items)
         if not items:
             return []
-        for _, payload in items:
-            canonical(payload)  # refuse what cannot be hashed before anything is written
         with self._locked():
-            seg, size, _, _ = self._state or (None, -1, 0, "")
-            last = self.segments()[-1:] or [None]
-            if self._state is None or last[0] != seg or (seg is not None and seg.stat().st_size != size):
-                self._state = self._tail_state()  # another process appended, or first use
+            if self._state is None or self._head_seq() != self._state[2]:
+                self._state = self._tail_state()  # first use, or another process appended
             return self._write_entries(items, at or utc_now())
+
+    def _head_seq(self) -> int | None:
+        """The seq HEAD records (written under the lock after every batch); None if unreadable."""
+        try:
+            return int(json.loads((self.root / "HEAD").read_bytes())["seq"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def close(self) -> None:
         if self._fd is not None:
