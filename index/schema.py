@@ -16,10 +16,15 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
+import configs
 from index.names import Names
 
-DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "index"
 _SPEC_RE = re.compile(r"^([a-z_]+)\.v(\d+)\.json$")
+
+
+def default_config_dir() -> Path:
+    """The shipped (or $ONIONWATCH_CONFIGS) index templates, looked up when called."""
+    return configs.path("index")
 
 
 class MigrationError(RuntimeError):
@@ -44,7 +49,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 def load_specs(config_dir: Path | None = None) -> dict[str, dict[int, Spec]]:
     """Every version of every kind found in the config dir: {kind: {version: Spec}}."""
     specs: dict[str, dict[int, Spec]] = {}
-    for path in sorted((config_dir or DEFAULT_CONFIG_DIR).glob("*.json")):
+    for path in sorted((config_dir or default_config_dir()).glob("*.json")):
         m = _SPEC_RE.match(path.name)
         if not m:
             continue
@@ -115,7 +120,7 @@ def setup(es: Elasticsearch, names: Names, config_dir: Path | None = None) -> di
     Partitioned kinds get the current month's partition so their read alias always
     resolves (searching an empty system returns nothing rather than an error).
     """
-    config_dir = config_dir or DEFAULT_CONFIG_DIR
+    config_dir = config_dir or default_config_dir()
     specs = load_specs(config_dir)
     _put_templates(es, names, specs, config_dir)
     current = latest(specs)
@@ -157,7 +162,7 @@ def migrate(
     swap the alias in one atomic update. Documents already in the new index win (op_type
     create), so writers that moved on to the new version are not overwritten by old copies.
     """
-    config_dir = config_dir or DEFAULT_CONFIG_DIR
+    config_dir = config_dir or default_config_dir()
     current = setup(es, names, config_dir)
     report = []
     for kind, spec in sorted(current.items()):

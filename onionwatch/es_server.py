@@ -3,6 +3,8 @@
 With no ``ONIONWATCH_ES_URL`` onionwatch starts ``noida-db`` (Elasticsearch REST API, no
 JVM or Docker) bound to 127.0.0.1 with its data under the onionwatch data dir, and
 reuses it across commands: its pid and port are recorded in ``<data dir>/server.json``.
+The server's lifecycle lives here, in the composition root, because it needs the data
+dir and credentials from settings; building the client itself is index.client.connect.
 """
 
 from __future__ import annotations
@@ -23,9 +25,14 @@ from typing import Callable, Iterator
 
 from elasticsearch import Elasticsearch
 
+import configs
 from index import Names
+from index.client import connect
 from onionwatch import settings
 from procs import free_ports, pid_alive
+
+__all__ = ["LocalServer", "client", "client_factory", "default_data_dir", "index_config_dir",
+           "index_names", "start", "status", "stop"]
 
 HOST = "127.0.0.1"
 STATE_FILE = "server.json"
@@ -135,21 +142,6 @@ def stop(data_dir: Path | None = None, timeout: float = 15.0) -> bool:
         return True
 
 
-def connect(url: str, *, username: str | None = None, password: str | None = None,
-            api_key: str | None = None, ca_certs: str | None = None) -> Elasticsearch:
-    """A client with our timeouts. No immediate retries on 429/5xx: PageWriter retries
-    those with backoff (an instant retry only adds load to an overloaded cluster)."""
-    kwargs: dict = {"request_timeout": 60, "retry_on_timeout": True, "max_retries": 2, "retry_on_status": ()}
-    if api_key:
-        kwargs["api_key"] = api_key
-    elif username:
-        kwargs["basic_auth"] = (username, password or "")
-    if ca_certs:
-        kwargs["ca_certs"] = ca_certs
-    # Several nodes: a comma-separated list; the client spreads requests and fails over.
-    return Elasticsearch([u.strip() for u in url.split(",") if u.strip()], **kwargs)
-
-
 def client_factory(config: settings.ESConfig | None = None) -> Callable[[], Elasticsearch]:
     """A function making connected clients: the configured cluster, or the local server
     (started now if needed). Workers call it once each rather than sharing a client."""
@@ -168,11 +160,10 @@ def client() -> Elasticsearch:
 
 
 def index_names() -> Names:
-    """Index names for this installation (prefix from settings when it offers one)."""
-    prefix_fn = getattr(settings, "index_prefix", None)
-    return Names(prefix_fn()) if prefix_fn else Names()
+    """Index names for this installation (its configured prefix)."""
+    return Names(settings.index_prefix())
 
 
 def index_config_dir() -> Path:
     """The versioned index templates (configs/index), wherever the configs live."""
-    return settings.CONFIGS / "index"
+    return configs.path("index")

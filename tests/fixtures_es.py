@@ -21,6 +21,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from index import Names
+from index.client import connect
 from onionwatch import es_server
 
 
@@ -39,7 +40,7 @@ def es_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def make_client(url: str) -> Elasticsearch:
-    return es_server.connect(
+    return connect(
         url,
         username=os.environ.get("ONIONWATCH_TEST_ES_USER"),
         password=os.environ.get("ONIONWATCH_TEST_ES_PASSWORD"),

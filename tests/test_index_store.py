@@ -16,7 +16,7 @@ from elasticsearch import Elasticsearch
 
 import index
 from index import Names, PageWriter, SnapshotError, get_snapshot
-from index.schema import DEFAULT_CONFIG_DIR
+from index.schema import default_config_dir
 from index.snapshots import seal
 from tests.fixtures_es import FaultyProxy, make_client, onion, page_record
 
@@ -158,7 +158,7 @@ def test_documents_that_never_get_through_are_all_reported(es_url: str, es: Elas
 
 
 def test_flush_keeps_the_buffer_when_the_server_is_unreachable(names: Names) -> None:
-    from onionwatch.es_server import connect
+    from index.client import connect
     from procs import free_ports
 
     w = PageWriter(connect(f"http://127.0.0.1:{free_ports(1)[0]}"), names, snapshot_key=KEY)
@@ -217,7 +217,7 @@ def test_migrate_reindexes_into_the_new_version_and_swaps_the_alias(
     es: Elasticsearch, names: Names, tmp_path: Path
 ) -> None:
     config = tmp_path / "index"
-    shutil.copytree(DEFAULT_CONFIG_DIR, config)
+    shutil.copytree(default_config_dir(), config)
     records = [page_record(f"http://{A}/{i}", f"pangolin {i}", fetched_at=f"2026-{m}-05T00:00:00Z")
                for i, m in enumerate(["10", "11", "11"])]
     assert store(es, names, records, config_dir=config).ok
