@@ -65,7 +65,7 @@ def workdir(prefix: str) -> Path:
 @contextmanager
 def lab(root: Path, clients: int = 1, bulk: tuple[int, int] | None = None, keep: bool = False) -> Iterator[dict]:
     """The real lab (private Tor network + sites); reused if one with this shape runs at `root`."""
-    from onionwatch.lab import control
+    from lab import control
 
     started = time.monotonic()
     state = control.up(root=root, clients=clients, bulk=bulk, timeout=300, log=log)

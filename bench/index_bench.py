@@ -34,7 +34,7 @@ def records(n: int, onions: int = 40) -> list[dict[str, Any]]:
     from crawler.extract import extract
     from crawler.onion import find_onions
     from crawler.pipelines import Enricher
-    from onionwatch.lab.sites import bulk_sites, fake_onion, serve_sites
+    from lab import bulk_sites, fake_onion, serve_sites
 
     per_onion = -(-n // onions)
     specs = bulk_sites(onions, per_onion)
@@ -70,16 +70,16 @@ def main() -> None:
     from elasticsearch import helpers
 
     from index import Names, PageWriter, setup
+    from index.client import connect
     from index.names import PAGES, month_partition
-    from index.schema import ensure_partition
-    from onionwatch import es_server
+    from index.schema import default_config_dir, ensure_partition
 
     n = 1000 if args.quick else 4000
     tmp = workdir("index-bench")
-    config_dir = es_server.index_config_dir()
+    config_dir = default_config_dir()
     rows = []
     with noida(tmp / "es") as url:
-        es = es_server.connect(url)
+        es = connect(url)
         log(f"{machine()}; noida-db at {url}")
         for batch_size in (64, 500):
             ow, bare = Names(f"bench-ow-{batch_size}"), Names(f"bench-bare-{batch_size}")
@@ -99,7 +99,7 @@ def main() -> None:
                     finally:
                         bulk_time[0] += time.perf_counter() - t0
 
-            pw_es = es_server.connect(url)
+            pw_es = connect(url)
             spent = _timed(pw_es)
             writer = Capturing(pw_es, ow, snapshot_key=b"k" * 32, config_dir=config_dir)
             t_ow = t_bare = 0.0

@@ -1,4 +1,5 @@
-"""Runtime settings: one place that reads the environment, so nothing below onionwatch/ does."""
+"""Runtime settings: the one place that reads the environment (always when called, never at
+import), so nothing below onionwatch/ does; the CLI passes what a package needs."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from pathlib import Path
 
 import platformdirs
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = Path(os.environ.get("ONIONWATCH_CONFIGS", REPO_ROOT / "configs"))
+# $ONIONWATCH_CONFIGS (where the data files live) is read by configs.root(), at call time.
 
 
 def home() -> Path:
@@ -18,6 +18,12 @@ def home() -> Path:
     path = Path(os.environ.get("ONIONWATCH_HOME") or platformdirs.user_data_dir("onionwatch"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def lab_dir() -> Path:
+    """Where `onionwatch lab` keeps its Tor network, state and drop-in folder."""
+    value = os.environ.get("ONIONWATCH_LAB_DIR")
+    return Path(value) if value else home() / "lab"
 
 
 def _key_from_env_or_file(env: str, filename: str) -> bytes:

@@ -34,7 +34,7 @@ def require_isolation() -> None:
 def lab(tmp_path_factory):  # noqa: ANN001, ANN201
     """Lab state: {"sites": [{name, role, onion, ...}], "socks": [...], "control": [...]}."""
     require_isolation()
-    from onionwatch.lab import control
+    from lab import control
 
     root = tmp_path_factory.mktemp("lab")
     state = control.up(root=root, timeout=180)

@@ -26,7 +26,7 @@ from stdnum import luhn
 from stdnum.th import pin
 
 from crawler.onion import is_valid_v3
-from onionwatch.lab.sites import (
+from lab import (
     ROLES, bulk_sites, decoys, default_configs_dir, expected_pages, fake_onion,
     load_sites, serve_sites, typo_onion,
 )
@@ -239,6 +239,7 @@ def test_slow_drip_sends_about_one_byte_per_second(lab):
         assert 1.5 < time.monotonic() - start < 4.0
 
 
+@pytest.mark.slow  # serves the sites on loopback
 def test_new_listing_file_appears_on_its_category_page(tmp_path: Path):
     root = tmp_path / "lab"
     shutil.copytree(default_configs_dir(), root)
@@ -257,6 +258,7 @@ def test_new_listing_file_appears_on_its_category_page(tmp_path: Path):
         assert expected_pages(market, onion_of) - before >= {"/listing/zz-new-leak"}
 
 
+@pytest.mark.slow  # serves the sites on loopback
 def test_pages_wait_for_onion_addresses():
     market = next(s for s in load_sites() if s.role == "market")
     with serve_sites([market], {}) as running:
@@ -278,6 +280,7 @@ def test_synthetic_pii_is_fake_but_valid_format():
     assert len(cards) >= 5 and all(luhn.is_valid(c) for c in cards)
 
 
+@pytest.mark.slow  # serves the sites on loopback
 def test_bulk_generator_is_deterministic_and_sized():
     big = bulk_sites(50, 200, seed=3)
     assert sum(len(expected_pages(s, {})) for s in big) == 10_000
@@ -310,10 +313,11 @@ def test_64_concurrent_keepalive_clients(lab):
     assert done == 64 * 8
 
 
+@pytest.mark.slow  # serves the sites on loopback
 def test_cli_serves_from_json_config_and_reloads_onions_on_sighup(tmp_path: Path):
     cfg = tmp_path / "lab.json"
     cfg.write_text(json.dumps({"sites": {"news": {}, "market": {}}}))
-    proc = subprocess.Popen([sys.executable, "-m", "onionwatch.lab.sites", "--config", str(cfg)],
+    proc = subprocess.Popen([sys.executable, "-m", "lab.server", "--config", str(cfg)],
                             stdout=subprocess.PIPE, text=True)
     try:
         ports = json.loads(proc.stdout.readline())["ports"]
@@ -337,13 +341,14 @@ def test_cli_serves_from_json_config_and_reloads_onions_on_sighup(tmp_path: Path
         assert proc.wait(10) == 0
 
 
+@pytest.mark.slow  # serves the sites on loopback
 def test_dropin_dir_adds_listings_while_running(tmp_path) -> None:  # noqa: ANN001
     """A running lab serves listings dropped into its own directory (tests never write configs/)."""
     listings = tmp_path / "dropin" / "market" / "listings"
     listings.mkdir(parents=True)
     cfg = tmp_path / "lab.json"
     cfg.write_text(json.dumps({"dropin_dir": str(tmp_path / "dropin"), "sites": {"market": {"onion": fake_onion("m")}}}))
-    proc = subprocess.Popen([sys.executable, "-m", "onionwatch.lab.sites", "--config", str(cfg)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "lab.server", "--config", str(cfg)], stdout=subprocess.PIPE, text=True)
     try:
         port = json.loads(proc.stdout.readline())["ports"]["market"]
         url = f"http://127.0.0.1:{port}/listing/zz-dropin"

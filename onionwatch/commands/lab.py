@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import click
 
-from onionwatch.lab import control
+from lab import control
+from onionwatch import settings
 
 
 @click.group()
@@ -20,42 +23,59 @@ def lab() -> None:
 def up(clients: int, bulk: str | None) -> None:
     """Start the lab; returns once every lab onion answers through Tor."""
     bulk_t = tuple(int(x) for x in bulk.split(":")) if bulk else None
-    state = control.up(clients=clients, bulk=bulk_t, log=lambda m: click.echo(m, err=True))
+    state = control.up(settings.lab_dir(), clients=clients, bulk=bulk_t, log=lambda m: click.echo(m, err=True))
     click.echo(f"lab up: {len(state['sites'])} sites, SOCKS {', '.join(state['socks'])}")
+    click.echo(f"drop-in folder: {state['dropin']} (files there are served while the lab runs)")
 
 
 @lab.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(as_json: bool) -> None:
-    """Show every lab site with its onion address and role, and the client ports."""
-    st = control.status()
+    """Show every lab site with its onion address and role, which ones are withdrawn,
+    the client ports and the running lab's drop-in folder."""
+    st = control.status(settings.lab_dir())
     if as_json:
         click.echo(json.dumps(st, indent=2))
         return
     click.echo(f"lab is {'up' if st['up'] else 'down'}  socks={','.join(st['socks'])}  control={','.join(st['control'])}")
+    click.echo(f"  lab dir:        {st['root']}")
+    if st["up"]:
+        click.echo(f"  drop-in folder: {st['dropin']}")
+        click.echo(f"  withdrawn:      {', '.join(st['withdrawn']) or 'none'}")
     for site in st["sites"]:
-        click.echo(f"  {site['role']:<10} {site['name']:<12} http://{site['onion']}/")
+        mark = "  (withdrawn: `onionwatch lab start-site " + site["name"] + "`)" if site["withdrawn"] else ""
+        click.echo(f"  {site['role']:<10} {site['name']:<12} http://{site['onion']}/{mark}")
 
 
 @lab.command()
 def down() -> None:
     """Stop every lab process."""
-    control.down()
+    control.down(settings.lab_dir())
     click.echo("lab down")
+
+
+def _site_op(op: Callable[[str, Path], str], name: str) -> str:
+    try:
+        return op(name, settings.lab_dir())
+    except KeyError as exc:
+        raise click.UsageError(str(exc.args[0])) from exc
 
 
 @lab.command("stop-site")
 @click.argument("name")
 def stop_site(name: str) -> None:
     """Withdraw one lab onion from the network (liveness tests)."""
-    click.echo(control.stop_site(name))
+    onion = _site_op(control.stop_site, name)
+    click.echo(f"withdrew {name} ({onion}): its onion descriptor is no longer served; "
+               f"`onionwatch lab start-site {name}` publishes it again")
 
 
 @lab.command("start-site")
 @click.argument("name")
 def start_site(name: str) -> None:
     """Publish a withdrawn lab onion again."""
-    click.echo(control.start_site(name))
+    onion = _site_op(control.start_site, name)
+    click.echo(f"published {name} again at {onion}")
 
 
 COMMANDS = [lab]

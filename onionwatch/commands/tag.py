@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from onionwatch import settings
+import configs
 
 
 @click.command("tag")
@@ -21,7 +21,7 @@ def tag(pipeline_path: Path | None, batch_size: int, processes: int) -> None:
     """Tag page texts read from stdin. Output has offsets only: no personal data in clear."""
     from enrich import Tagger
 
-    tagger = Tagger.load(pipeline_path or settings.CONFIGS / "tagger")
+    tagger = Tagger.load(pipeline_path or configs.path("tagger"))
     records: list[dict] = []
 
     def texts() -> Iterator[str]:

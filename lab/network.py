@@ -99,6 +99,7 @@ class NetworkState:
     nodes: list[Node] = field(default_factory=list)
     onions: dict[str, str] = field(default_factory=dict)  # name -> "<addr>.onion"
     targets: dict[str, int] = field(default_factory=dict)  # name -> local port
+    withdrawn: list[str] = field(default_factory=list)  # names taken off the network by unpublish()
     started_at: float = 0.0
     ready_at: float = 0.0
 
@@ -299,6 +300,8 @@ class TorNetwork:
         with self._lock:
             self.state.onions[name] = onion
             self.state.targets[name] = target_port
+            if name in self.state.withdrawn:
+                self.state.withdrawn.remove(name)
             self._save()
         return onion
 
@@ -308,6 +311,10 @@ class TorNetwork:
         onion = self.state.onions[name]
         with self.controller(service) as c:
             c.remove_ephemeral_hidden_service(onion.removesuffix(".onion"))
+        with self._lock:
+            if name not in self.state.withdrawn:
+                self.state.withdrawn.append(name)
+            self._save()
 
     # -- status / stop ----------------------------------------------------------
     def clients(self) -> list[Node]:
