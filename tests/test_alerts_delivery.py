@@ -18,9 +18,9 @@ import yaml
 from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 
+import alerts as alerting
 import index
 from index import Names
-from onionwatch import alerting
 from onionwatch.cli import main
 from procs import free_ports
 from tests.fixtures_es import onion, page_record

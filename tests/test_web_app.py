@@ -21,8 +21,9 @@ from flask.testing import FlaskClient
 
 import index
 from index import Names, PageWriter
+from onionwatch import chart
 from onionwatch.web import CSP, Backend, TokenStore, create_app
-from onionwatch.web import chart, records, views
+from onionwatch.web import records, views
 from tests.fixtures_es import drop_prefix, onion, page_record
 
 SHOP, OTHER = onion(41), onion(42)
@@ -429,7 +430,7 @@ def test_series_pivot_by_category() -> None:
     rows = [{"start": "2026-11-02T00:00:00Z", "category": "drugs", "known": 3, "alive": 2, "new": 1, "gone": 0},
             {"start": "2026-11-01T00:00:00Z", "category": "drugs", "known": 2, "alive": 2, "new": 2, "gone": 0},
             {"start": "2026-11-02T00:00:00Z", "category": "wildlife", "known": 1, "alive": 1, "new": 1, "gone": 0}]
-    labels, series = views.series_of(rows, by_category=True)
+    labels, series = chart.series_of(rows, by_category=True)
     assert labels == ["2026-11-01", "2026-11-02"]
     assert series["alive (drugs)"] == [2.0, 2.0] and series["new (wildlife)"] == [0.0, 1.0]
     assert not any(k.startswith("known") for k in series)

@@ -7,9 +7,11 @@ from typing import Any
 
 import click
 
+import alerts as alerting
+import configs
 import index
-from onionwatch import alerting, es_server
-from onionwatch.commands.search import CATEGORIES, terminal_text
+from onionwatch import es_server, reports, settings
+from onionwatch.commands.search import terminal_text
 
 
 @click.group("alerts")
@@ -26,9 +28,15 @@ def _connect() -> tuple[Any, index.Names]:
 
 def _config() -> alerting.AlertConfig:
     try:
-        return alerting.load_config()
+        return alerting.load_config(configs.root(), home=settings.home())
     except alerting.AlertConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _where(channels: list[dict[str, Any]]) -> list[str]:
+    """One line per channel (target redacted): alerts sent there this run, and failures."""
+    return [f"  {c['channel']}: {c['delivered']} sent"
+            + (f", {c['failed']} failed (kept for the next run)" if c["failed"] else "") for c in channels]
 
 
 @alerts.command("run")
@@ -36,7 +44,8 @@ def _config() -> alerting.AlertConfig:
 @click.option("--rule", "rule_name", metavar="NAME", help="Only this rule.")
 @click.option("--json", "as_json", is_flag=True, help="Print the per-rule summaries as JSON.")
 def run_cmd(since: str | None, rule_name: str | None, as_json: bool) -> None:
-    """Evaluate rules on pages indexed since each rule's watermark and deliver the alerts."""
+    """Evaluate rules on pages indexed since each rule's watermark and deliver the alerts;
+    says per rule and channel (targets redacted) how many were delivered."""
     config = _config()
     es, names = _connect()
     try:
@@ -48,10 +57,13 @@ def run_cmd(since: str | None, rule_name: str | None, as_json: bool) -> None:
     else:
         for s in summaries:
             if s["baseline"]:
-                click.echo(f"{s['rule']}: first run, watching from {s['watermark']} (use --since to hunt history)")
+                click.echo(f"{s['rule']}: first run, watching from {s['watermark']} (use --since to hunt history); "
+                           f"will deliver to {', '.join(c['channel'] for c in s['channels']) or 'no channels'}")
             else:
                 click.echo(f"{s['rule']}: {s['matched']} page(s) matched, {s['queued']} new alert(s), "
-                           f"{s['delivered']} delivered, {s['pending']} still queued")
+                           f"{s['delivered']} delivered to every channel, {s['pending']} still queued")
+                for line in _where(s["channels"]):
+                    click.echo(line)
     if any(s.get("pending") for s in summaries):
         raise SystemExit(2)  # alerts are kept and retried next run; tell cron something failed
 
@@ -62,9 +74,9 @@ def run_cmd(since: str | None, rule_name: str | None, as_json: bool) -> None:
 @click.option("--rules", "show_rules", is_flag=True, help="List the configured rules instead.")
 @click.option("--json", "as_json", is_flag=True)
 def list_cmd(rule_name: str | None, size: int, show_rules: bool, as_json: bool) -> None:
-    """Show fired alerts, newest first (or the rules with --rules)."""
+    """Show fired alerts, newest first (or the rules with --rules); channel targets redacted."""
     if show_rules:
-        rules = [r.to_dict() for r in _config().rules]
+        rules = reports.alert_rules(_config())
         if as_json:
             click.echo(json.dumps(rules, indent=2, ensure_ascii=False))
         for r in [] if as_json else rules:
@@ -73,7 +85,7 @@ def list_cmd(rule_name: str | None, size: int, show_rules: bool, as_json: bool) 
                        f"channels={len(r.get('channels', []))}")
         return
     es, names = _connect()
-    fired = index.alerts.fired(es, names, rule_name, size=size)
+    fired = reports.fired_alerts(es, names, rule_name, size=size)
     if as_json:
         click.echo(json.dumps(fired, indent=2, ensure_ascii=False))
         return
@@ -87,7 +99,7 @@ def list_cmd(rule_name: str | None, size: int, show_rules: bool, as_json: bool) 
 @alerts.command("add")
 @click.argument("name")
 @click.option("--query", default="", help="Search text, as in `onionwatch search`.")
-@click.option("--category", "categories", multiple=True, type=click.Choice(CATEGORIES))
+@click.option("--category", "categories", multiple=True, type=click.Choice(reports.CATEGORIES))
 @click.option("--entity", "entity_labels", multiple=True, metavar="LABEL", help="e.g. EMAIL_ADDRESS.")
 @click.option("--lang", "langs", multiple=True, metavar="CODE")
 @click.option("--onion", "onions", multiple=True, metavar="ADDR")
@@ -103,7 +115,7 @@ def add_cmd(name: str, query: str, categories: tuple[str, ...], entity_labels: t
         _config().resolve(rule.channels)
     except alerting.AlertConfigError as exc:
         raise click.UsageError(str(exc)) from exc
-    path = alerting.add_rule(rule)
+    path = alerting.add_rule(rule, settings.home())
     click.echo(f"rule {name!r} saved in {path}; its first `alerts run` sets its baseline "
                "(use --since DATE to hunt history)")
 

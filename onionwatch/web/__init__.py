@@ -34,13 +34,15 @@ def entity_labels(config_dir: Path) -> list[str]:
 
 def app_from_settings() -> Flask:
     """The app wired to this installation's index, keys and tokens."""
+    import configs
     import index
     from onionwatch import es_server, settings
+    from onionwatch.web.records import installation_alert_config
 
     es = es_server.client()
     names = es_server.index_names()
     index.setup(es, names, es_server.index_config_dir())
     backend = Backend(es=es, names=names, snapshot_key=settings.snapshot_key,
-                      entity_labels=entity_labels(settings.CONFIGS))
+                      entity_labels=entity_labels(configs.root()), alert_config=installation_alert_config)
     secret = settings.web_secret_key()
     return create_app(backend, token_store(), secret)

@@ -62,4 +62,4 @@ def stats() -> Response:
 @bp.route("/alerts")
 def alerts() -> Response:
     b = backend()
-    return jsonify(sources.alerts_overview(b.es, b.names))
+    return jsonify(sources.alerts_overview(b.es, b.names, b.alert_config))

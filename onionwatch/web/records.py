@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Callable
 
-import index
 from elasticsearch import Elasticsearch
 from markupsafe import Markup
 
+import alerts
+import configs
+import index
 from onionwatch.web import sources
 from onionwatch.web.sources import BadRequest
 
@@ -34,14 +36,23 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SNIPPET_TOKEN = re.compile(r"(</?mark>)")
 
 
+def installation_alert_config() -> alerts.AlertConfig:
+    """The alert rules `onionwatch alerts` uses: the configs in force plus <home>/alerts.yaml."""
+    from onionwatch import settings
+
+    return alerts.load_config(configs.root(), home=settings.home())
+
+
 @dataclass
 class Backend:
-    """What the app reads from: a connected client, the index names, the snapshot key."""
+    """What the app reads from: a connected client, the index names, the snapshot key, and
+    where the alert rules come from."""
 
     es: Elasticsearch
     names: index.Names
     snapshot_key: Callable[[], bytes]
     entity_labels: list[str] = field(default_factory=list)
+    alert_config: Callable[[], alerts.AlertConfig] = installation_alert_config
 
 
 def safe_snippet(snippet: str) -> Markup:

@@ -1,19 +1,20 @@
-"""The one place the web app reads liveness checks, counts over time and alerts (issue 5),
-through the same functions as `onionwatch check`, `stats onions` and `alerts list`."""
+"""The one place the web app reads liveness checks, counts over time and alerts, through the
+same functions as `onionwatch check`, `stats onions` and `alerts list` (onionwatch.reports),
+so a page, its CSV and the CLI show the same columns in the same order."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from elasticsearch import Elasticsearch
 
+import alerts
 import index
-from index.checks import INTERVALS, floor_interval, next_interval
-from onionwatch import alerting
+from index.checks import INTERVALS
+from onionwatch import reports
 
-CATEGORIES = ("leaked_data", "drugs", "wildlife")
-DEFAULT_INTERVALS = 12  # the default window, as in the CLI
+CATEGORIES = reports.CATEGORIES
+DEFAULT_INTERVALS = reports.DEFAULT_INTERVALS
 
 __all__ = ["INTERVALS", "BadRequest", "alerts_overview", "service_history", "stats_csv", "stats_series"]
 
@@ -30,48 +31,32 @@ def service_history(es: Elasticsearch, names: index.Names, onion: str, size: int
 def stats_series(es: Elasticsearch, names: index.Names, *, interval: str = "day", since: str | None = None,
                  until: str | None = None, by_category: bool = False) -> dict[str, Any]:
     """Onion-service counts per interval, as `onionwatch stats onions` computes them:
-    {rows: [{start, end, category, known, new, alive, gone}], since, until}."""
-    now = datetime.now(timezone.utc)
-    until_v = until or now.isoformat(timespec="seconds")
-    since_v = since or next_interval(floor_interval(now, interval), interval, 1 - DEFAULT_INTERVALS).isoformat()
-    rows: list[dict[str, Any]] = []
+    {rows: [{start, category, known, alive, new, gone, end}], since, until}."""
     try:
-        for category in CATEGORIES if by_category else (None,):
-            rows += index.onion_stats(es, names, interval=interval, since=since_v, until=until_v, category=category)
+        return reports.onion_counts(es, names, interval=interval, since=since, until=until, by_category=by_category)
     except ValueError as exc:  # e.g. until before since
         raise BadRequest(str(exc)) from exc
-    return {"rows": rows, "since": since_v, "until": until_v}
 
 
 def stats_csv(rows: list[dict[str, Any]]) -> str:
     """The CSV behind the chart, in the same columns as `onionwatch stats onions --format csv`."""
-    from onionwatch.commands.stats import as_csv
-
-    return as_csv(rows)
+    return reports.stats_csv(rows)
 
 
-def _rules() -> tuple[list[dict[str, Any]], str | None]:
-
+def _rules(alert_config: Callable[[], alerts.AlertConfig]) -> tuple[list[dict[str, Any]], str | None]:
     try:
-        config = alerting.load_config()
-    except alerting.AlertConfigError as exc:
+        config = alert_config()
+    except alerts.AlertConfigError as exc:
         return [], f"The alert configuration cannot be read: {exc}"
-    rules = []
-    for rule in config.rules:
-        r = rule.to_dict()
-        r["channels"] = [alerting.redact_channel(c) for c in r.get("channels", [])]
-        rules.append(r)
-    return rules, None
+    return reports.alert_rules(config), None
 
 
-def alerts_overview(es: Elasticsearch, names: index.Names, size: int = 100) -> dict[str, Any]:
+def alerts_overview(es: Elasticsearch, names: index.Names, alert_config: Callable[[], alerts.AlertConfig],
+                    size: int = 100) -> dict[str, Any]:
     """Alert rules (as `onionwatch alerts list --rules`) and the alerts they fired, newest first:
     {rules, fired[, rules_note]}; channel targets are redacted."""
-    rules, note = _rules()
-    fired = []
-    for alert in index.alerts.fired(es, names, size=size):
-        fired.append(dict(alert, **{k: [alerting.redact_channel(c) for c in alert.get(k) or []] for k in ("delivered", "pending")}))
-    out: dict[str, Any] = {"rules": rules, "fired": fired, "limit": size}
+    rules, note = _rules(alert_config)
+    out: dict[str, Any] = {"rules": rules, "fired": reports.fired_alerts(es, names, size=size), "limit": size}
     if note:
         out["rules_note"] = note
     return out

@@ -7,11 +7,11 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
 
 import index
-from onionwatch.web import chart, records, sources
+from onionwatch import chart, reports
+from onionwatch.web import records, sources
 from onionwatch.web.records import Backend, BadRequest
 
 bp = Blueprint("pages", __name__)
-STAT_METRICS = ("known", "alive", "new", "gone")
 
 
 def backend() -> Backend:
@@ -113,24 +113,8 @@ def stats_data() -> tuple[dict[str, Any], dict[str, Any]]:
     return args, sources.stats_series(b.es, b.names, **args)
 
 
-def series_of(rows: list[dict[str, Any]], by_category: bool) -> tuple[list[str], dict[str, list[float]]]:
-    """Chart labels and one line per metric (per category when split)."""
-    labels = sorted({str(r["start"])[:10] for r in rows})
-    pos = {label: i for i, label in enumerate(labels)}
-    series: dict[str, list[float]] = {}
-    for r in rows:
-        for m in STAT_METRICS:
-            if m not in r or (by_category and m == "known"):
-                continue
-            name = f"{m} ({r['category']})" if by_category and r.get("category") else m
-            series.setdefault(name, [0.0] * len(labels))[pos[str(r["start"])[:10]]] = float(r[m] or 0)
-    return labels, series
-
-
 def stats_chart(args: dict[str, Any], rows: list[dict[str, Any]]) -> Any:
-    labels, series = series_of(rows, args["by_category"])
-    title = "Onion services per " + args["interval"] + (" by category" if args["by_category"] else "")
-    return chart.line_chart(labels, series, title=title, x_label=args["interval"], y_label="onion services")
+    return chart.svg(rows, interval=args["interval"], by_category=args["by_category"])
 
 
 @bp.route("/stats")
@@ -138,7 +122,7 @@ def stats() -> Any:
     args, data = stats_data()
     svg = stats_chart(args, data["rows"]) if data["rows"] else None
     return render_template("stats.html", args=args, data=data, svg=svg, overview=records.overview(backend()),
-                           intervals=sources.INTERVALS)
+                           intervals=sources.INTERVALS, columns=reports.stats_columns(data["rows"]))
 
 
 @bp.route("/stats.csv")
@@ -158,4 +142,4 @@ def stats_svg() -> Response:
 @bp.route("/alerts")
 def alerts() -> Any:
     b = backend()
-    return render_template("alerts.html", data=sources.alerts_overview(b.es, b.names))
+    return render_template("alerts.html", data=sources.alerts_overview(b.es, b.names, b.alert_config))

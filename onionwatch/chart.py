@@ -1,12 +1,21 @@
-"""A small server-side SVG line chart: no JavaScript and no inline CSS, so it renders
-under the app's Content-Security-Policy, inline in a page or as a standalone .svg."""
+"""The onion-service counts chart, one picture for the CLI and the web app.
+
+`series_of` turns stats rows into labelled series once; `svg` draws them as a small
+server-side SVG (no JavaScript, no inline CSS, so it renders under the web app's
+Content-Security-Policy, inline or as a standalone .svg) and `png` draws the same series
+with matplotlib for `onionwatch stats onions --format png` (no display needed).
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any, Sequence
 
 from markupsafe import Markup, escape
+
+METRICS = ("known", "alive", "new", "gone")
 
 PALETTE = ("#1f77b4", "#2ca02c", "#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 DASHES = ("", "8 4", "2 3", "10 3 2 3")  # overlapping series stay tellable apart
@@ -85,3 +94,63 @@ def line_chart(labels: Sequence[str], series: dict[str, Sequence[float]], *, tit
         out.append(f'<text x="{lx + 24}" y="{ly + 4}" font-size="12" fill="#222">{escape(name)}</text>')
     out.append("</svg>")
     return Markup("\n".join(out))
+
+
+def series_of(rows: Sequence[dict[str, Any]], by_category: bool) -> tuple[list[str], dict[str, list[float]]]:
+    """Chart labels (interval start dates) and one series per metric; split by category,
+    one per metric and category except `known` (a category's known count is not a new
+    fact next to its alive/new/gone, and 12 lines stop being readable)."""
+    labels = sorted({str(r["start"])[:10] for r in rows})
+    pos = {label: i for i, label in enumerate(labels)}
+    series: dict[str, list[float]] = {}
+    for r in rows:
+        for m in METRICS:
+            if m not in r or (by_category and m == "known"):
+                continue
+            name = f"{m} ({r['category']})" if by_category and r.get("category") else m
+            series.setdefault(name, [0.0] * len(labels))[pos[str(r["start"])[:10]]] = float(r[m] or 0)
+    return labels, series
+
+
+def title(interval: str, by_category: bool) -> str:
+    return f"Onion services per {interval}" + (" by category" if by_category else "")
+
+
+def svg(rows: Sequence[dict[str, Any]], *, interval: str, by_category: bool) -> Markup:
+    """The counts chart as an SVG document (safe Markup)."""
+    labels, series = series_of(rows, by_category)
+    return line_chart(labels, series, title=title(interval, by_category), x_label=interval, y_label="onion services")
+
+
+def png(rows: Sequence[dict[str, Any]], path: str | Path, *, interval: str, by_category: bool) -> Path:
+    """The same chart as `svg` (same series, colours and dashes) written as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    labels, series = series_of(rows, by_category)
+    x = [date.fromisoformat(label) for label in labels]
+    fig, ax = plt.subplots(figsize=(10, 5.5), dpi=100)
+    for k, (name, values) in enumerate(series.items()):
+        dash = DASHES[k % len(DASHES)]
+        style = {"dashes": [float(d) for d in dash.split()]} if dash else {}
+        ax.plot(x, values, marker="o", markersize=4, linewidth=2, color=PALETTE[k % len(PALETTE)], label=name,
+                **style)
+    ax.set_title(title(interval, by_category))
+    ax.set_xlabel(f"{interval} starting (UTC)")
+    ax.set_ylabel("onion services")
+    ax.set_xticks(x[::max(1, math.ceil(len(x) / 12))])  # interval starts, as the SVG labels them
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, format="png")
+    plt.close(fig)
+    return path
