@@ -1,0 +1,84 @@
+"""Identifiers worth sharing, from stored captures: onion addresses, crypto addresses, PGP
+fingerprints (public: they name services and payees), and personal identifiers (shared as
+keyed hashes only, unless the operator explicitly includes them).
+
+The index stores every tagged identifier masked (plus a keyed hash), so a clear crypto
+address is recovered from the stored body: a value there that masks to the stored form *and*
+hashes to the stored hash is the one the tagger saw. Without the hashing function (the key),
+no clear value is recovered and only hashes leave.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from evidence.bundle import PUBLIC_LABELS, Capture
+from evidence.sanitize import _pattern, decode
+
+HashFn = Callable[[str, str], str]  # (label, clear value) -> keyed hash as stored by the tagger
+_PGP = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{4}[ ]?){9}[0-9A-Fa-f]{4}(?![0-9A-Fa-f])")
+_ONION = re.compile(r"^[a-z2-7]{56}\.onion$")
+_TAGS = re.compile(r"<[^>]*>")
+
+
+@dataclass
+class Seen:
+    """One identifier and where/when it was seen."""
+
+    kind: str  # onion | crypto | pgp | personal
+    value: str | None  # clear value (None: hash only)
+    hash: str | None = None
+    label: str | None = None
+    urls: set[str] = field(default_factory=set)
+    first: str = ""
+    last: str = ""
+    count: int = 0
+
+    def saw(self, url: str, at: str) -> None:
+        self.urls.add(url)
+        self.count += 1
+        self.first = min(self.first or at, at)
+        self.last = max(self.last, at)
+
+
+def _clear_values(body_text: str, masked: str, label: str, digest: str | None, hash_fn: HashFn | None) -> list[str]:
+    pattern = _pattern(masked)
+    if pattern is None or hash_fn is None or not digest:
+        return []
+    return sorted({m.group() for m in pattern.finditer(body_text) if hash_fn(label, m.group()) == digest})
+
+
+def collect(captures: Iterable[Capture], *, hash_fn: HashFn | None = None, include_pii: bool = False) -> list[Seen]:
+    """Every identifier across the captures, deduplicated, with first/last seen."""
+    found: dict[tuple[str, str], Seen] = {}
+
+    def add(kind: str, key: str, url: str, at: str, **kw: str | None) -> None:
+        s = found.setdefault((kind, key), Seen(kind, **kw))  # type: ignore[arg-type]
+        s.saw(url, at)
+
+    for c in captures:
+        p = c.page
+        url, at = p.get("url") or "", p.get("fetched_at") or ""
+        for onion in {p.get("onion"), *(p.get("onion_links") or [])}:
+            if onion and _ONION.match(onion):
+                add("onion", onion, url, at, value=onion)
+        for m in _PGP.finditer(p.get("text") or ""):
+            fp = m.group().replace(" ", "").upper()
+            if re.search(r"[A-F]", fp) and re.search(r"\d", fp):
+                add("pgp", fp, url, at, value=fp)
+        body_text = _TAGS.sub(" ", decode(c.body, p.get("content_type") or "")) if c.body else ""
+        for e in p.get("entities") or []:
+            label, digest, masked = e.get("label") or "", e.get("hash"), e.get("masked") or ""
+            if label == "ONION_ADDRESS":
+                continue  # in clear already (above)
+            public = label in PUBLIC_LABELS
+            clear = _clear_values(body_text, masked, label, digest, hash_fn) if (public or include_pii) else []
+            kind = "crypto" if label == "CRYPTO" else "personal"
+            if clear:
+                for value in clear:
+                    add(kind, value, url, at, value=value, hash=digest, label=label)
+            elif digest:
+                add(kind, f"#{digest}", url, at, value=None, hash=digest, label=label)
+    return sorted(found.values(), key=lambda s: (s.kind, s.value or s.hash or ""))
