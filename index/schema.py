@@ -2,7 +2,8 @@
 
 A mapping change is a new file ``<kind>.v<N+1>.json``: ``setup`` installs its template,
 ``migrate`` reindexes every older index behind the alias into its version-N+1 twin and
-swaps the alias atomically. Later features add a kind by adding a file (e.g. checks.v1.json).
+swaps the alias atomically. A new kind of document is a new file (e.g. checks.v1.json). The
+templates are found in configs/index unless the caller passes another directory.
 """
 
 from __future__ import annotations

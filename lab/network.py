@@ -24,8 +24,11 @@ from pathlib import Path
 
 from procs import free_ports, pid_alive
 
-TOR = shutil.which("tor") or "/usr/bin/tor"
-TOR_GENCERT = shutil.which("tor-gencert") or "/usr/bin/tor-gencert"
+
+def _program(name: str) -> str:
+    """A tor executable on $PATH (looked up when used, not at import), else Debian's path."""
+    return shutil.which(name) or f"/usr/bin/{name}"
+
 
 COMMON = """\
 TestingTorNetwork 1
@@ -174,7 +177,7 @@ class TorNetwork:
         keys.mkdir()
         subprocess.run(
             [
-                TOR_GENCERT, "--create-identity-key", "--passphrase-fd", "0",
+                _program("tor-gencert"), "--create-identity-key", "--passphrase-fd", "0",
                 "-i", str(keys / "authority_identity_key"),
                 "-s", str(keys / "authority_signing_key"),
                 "-c", str(keys / "authority_certificate"),
@@ -189,7 +192,7 @@ class TorNetwork:
         (d / "empty-torrc").write_text("")
         subprocess.run(
             [
-                TOR, "--defaults-torrc", os.devnull, "-f", str(d / "empty-torrc"),
+                _program("tor"), "--defaults-torrc", os.devnull, "-f", str(d / "empty-torrc"),
                 "--list-fingerprint", "--DataDirectory", str(d), "--Nickname", node.nick,
                 "--ORPort", "1", "--Log", "err stderr",
                 "--DirServer", "xyzzy 127.0.0.1:1 ffffffffffffffffffffffffffffffffffffffff",
@@ -203,7 +206,7 @@ class TorNetwork:
         d = self._datadir(node)
         log = open(d / "stdout.log", "ab")
         proc = subprocess.Popen(
-            [TOR, "--defaults-torrc", os.devnull, "-f", str(d / "torrc")],
+            [_program("tor"), "--defaults-torrc", os.devnull, "-f", str(d / "torrc")],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )

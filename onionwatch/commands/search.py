@@ -12,8 +12,7 @@ import click
 
 import index
 from onionwatch import es_server, settings
-
-CATEGORIES = ("leaked_data", "drugs", "wildlife")
+from onionwatch.reports import CATEGORIES
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # crawled text must not drive the terminal
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
 
@@ -37,10 +36,8 @@ def terminal_snippet(snippet: str) -> str:
 
 def pii_hash_of(label: str, value: str) -> str:
     """The keyed hash enrich stores for a PII value, computed here so only the hash is sent."""
-    try:
-        from enrich import pii_hash
-    except ImportError as exc:  # enrich is developed separately; say so rather than guess a hash
-        raise click.ClickException("PII lookup by value needs enrich.pii_hash, which is not available") from exc
+    from enrich import pii_hash  # loaded only for --pii-value: it brings in the tagger's dependencies
+
     return pii_hash(label, value, settings.pii_key())
 
 

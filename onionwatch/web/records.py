@@ -176,7 +176,7 @@ def _evidence_by_category(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]
 def other_crawls(backend: Backend, doc: dict[str, Any]) -> list[dict[str, Any]]:
     """Other stored versions of the same URL (same URL, different content), newest first.
 
-    index/ has no URL filter yet, so this scans the onion's newest pages (bounded)."""
+    index.search filters by onion, not by URL, so this scans the onion's newest pages (bounded)."""
     if not doc.get("onion") or not doc.get("url"):
         return []
     found = index.search(backend.es, backend.names, "", onion=doc["onion"], sort="newest", size=MAX_OTHER_CRAWLS_SCAN)
