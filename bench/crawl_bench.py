@@ -51,12 +51,13 @@ class PrivoxyRoute:
 
 def privoxy_settings(proxies: list[str]) -> list[str]:
     """`-s` overrides swapping in Scrapy's default handler and routing through privoxy."""
-    from crawler import settings as crawler_settings
+    from crawler.addons import ONION_CRAWL
 
-    handlers = dict(crawler_settings.DOWNLOAD_HANDLERS,
+    handlers = dict(ONION_CRAWL["DOWNLOAD_HANDLERS"],
                     http="scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler",
                     https="scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler")
-    middlewares = dict(crawler_settings.DOWNLOADER_MIDDLEWARES, **{"bench.crawl_bench.PrivoxyRoute": 995})
+    # the OnionCrawl add-on adds its own middlewares to whatever DOWNLOADER_MIDDLEWARES holds
+    middlewares = {"bench.crawl_bench.PrivoxyRoute": 995}
     return ["-s", f"DOWNLOAD_HANDLERS={json.dumps(handlers)}",
             "-s", f"DOWNLOADER_MIDDLEWARES={json.dumps(middlewares)}",
             "-s", f"BENCH_PRIVOXY={','.join(proxies)}"]

@@ -9,6 +9,7 @@ import logging
 import socket
 import sys
 import time
+from typing import TextIO
 
 from scrapy import signals
 from twisted.internet import task
@@ -17,12 +18,15 @@ logger = logging.getLogger(__name__)
 
 
 class Progress:
-    """Pages/s, onions seen, failures — every few seconds, and a summary at the end."""
+    """Pages/s, onions seen, failures — every few seconds, and a summary at the end. On a
+    terminal the line redraws in place; anywhere else each report is a line of its own."""
 
-    def __init__(self, crawler) -> None:  # noqa: ANN001
+    def __init__(self, crawler, stream: TextIO | None = None) -> None:  # noqa: ANN001
         self.crawler = crawler
         self.interval = crawler.settings.getfloat("ONIONWATCH_PROGRESS_INTERVAL")
         self.summary_file = crawler.settings.get("ONIONWATCH_SUMMARY_FILE")
+        self.stream = stream or sys.stderr
+        self.redraw = _isatty(self.stream)
         self.started = time.monotonic()
         self.pages = self.failures = 0
         self.onions: set[str] = set()
@@ -49,25 +53,39 @@ class Progress:
             self.loop = task.LoopingCall(self.report)
             self.loop.start(self.interval, now=False)
 
-    def report(self) -> None:
+    def line(self) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-6)
-        sys.stderr.write(
-            f"[crawl] {elapsed:6.1f}s  pages {self.pages}  ({self.pages / elapsed:.1f}/s)  "
-            f"onions {len(self.onions)}  failures {self.failures}\n"
-        )
+        return (f"crawling: {elapsed:6.1f}s  {self.pages} pages ({self.pages / elapsed:.1f}/s)  "
+                f"{len(self.onions)} onions  {self.failures} failures")
+
+    def report(self, final: bool = False) -> None:
+        if self.redraw:
+            self.stream.write("\r" + self.line() + ("\n" if final else ""))
+        else:
+            self.stream.write(self.line() + "\n")
+        self.stream.flush()
 
     def summary(self) -> dict:
         elapsed = time.monotonic() - self.started
         stats = self.crawler.stats.get_stats()
+
+        def group(prefix: str) -> dict[str, int]:
+            return {k[len(prefix):]: v for k, v in stats.items() if k.startswith(prefix)}
+
+        caps = group("onionwatch/caps/")
+        # links Scrapy's DepthMiddleware / UrlLengthMiddleware dropped are caps too
+        for name, key in (("depth", "depth/request_ignored_count"), ("url", "urllength/request_ignored_count")):
+            if stats.get(key):
+                caps[name] = caps.get(name, 0) + stats[key]
         return {
             "seconds": round(elapsed, 2),
             "pages": self.pages,
             "pages_per_second": round(self.pages / elapsed, 2) if elapsed else 0.0,
             "onions": len(self.onions),
             "failures": self.failures,
-            "failure_reasons": {k.split("/", 2)[2]: v for k, v in stats.items() if k.startswith("onionwatch/failure/")},
-            "refused": {k.split("/", 2)[2]: v for k, v in stats.items() if k.startswith("onionwatch/refused/")},
-            "caps": {k.split("/", 2)[2]: v for k, v in stats.items() if k.startswith("onionwatch/caps/")},
+            "failure_reasons": group("onionwatch/failure/"),
+            "refused": group("onionwatch/refused/"),
+            "caps": caps,
             "stored": stats.get("onionwatch/stored", 0),
             "store_failed": stats.get("onionwatch/store_failed", 0),
             "finish_reason": stats.get("finish_reason"),
@@ -78,10 +96,18 @@ class Progress:
             self.loop.stop()
         summary = self.summary()
         summary["finish_reason"] = reason
-        self.report()
+        if self.interval > 0:
+            self.report(final=True)
         if self.summary_file:
             with open(self.summary_file, "w") as fh:
                 json.dump(summary, fh, indent=2)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 class NetworkGuard:

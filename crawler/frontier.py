@@ -14,8 +14,9 @@ What scrapy-redis 0.9.1 lacks for this, added here:
   the next run (e.g. tomorrow's re-check) starts fresh; an interrupted crawl keeps them and
   resumes.
 - Polling: an idle process looks at the shared queue every second instead of Scrapy's 5.
-- Scrapy 2.19: stats are counted without the deprecated `spider=` argument.
-Our spider schedules its seeds from `async def start()` (Scrapy 2.13+), so scrapy-redis's
+- Stats are counted without the `spider=` argument (deprecated in Scrapy 2.19).
+The settings that put a crawl's frontier in Redis come from the RedisFrontier add-on
+(crawler.addons). Our spider schedules its seeds from `async def start()` (Scrapy 2.13+), so scrapy-redis's
 RedisSpider and its start_requests/start_urls machinery are not used at all.
 """
 
@@ -25,31 +26,16 @@ import os
 import socket
 import time
 import uuid
-from typing import Any
 
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
+
+from crawler._scrapy_compat import set_idle_poll_interval
 
 KEY_PREFIX = "onionwatch:%(spider)s"
 HEARTBEAT = 1.0  # seconds between "busy/idle" refreshes, and idle polls of the queue
 STALE = 15  # a process whose key wasn't refreshed for this long is gone
 QUIET = 3.0  # queue empty and everybody idle for this long: the crawl is finished
-
-
-def frontier_settings(url: str, prefix: str = KEY_PREFIX) -> dict[str, Any]:
-    """Scrapy settings that put a crawl's frontier in the Redis at `url` (redis://host:port/db)."""
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError("the frontier must be a redis:// (or rediss://, unix://) URL")
-    return {
-        "SCHEDULER": "crawler.frontier.SharedScheduler",
-        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
-        "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
-        "SCHEDULER_QUEUE_KEY": f"{prefix}:requests",
-        "SCHEDULER_DUPEFILTER_KEY": f"{prefix}:dupefilter",
-        "SCHEDULER_PERSIST": True,
-        "REDIS_URL": url,
-        "ONIONWATCH_FRONTIER_PREFIX": prefix,
-    }
 
 
 class SharedScheduler(Scheduler):
@@ -65,7 +51,7 @@ class SharedScheduler(Scheduler):
         scheduler.quiet_since = None
         scheduler.heartbeat = None
         # Scrapy polls an idle scheduler every 5 s; a shared queue refills from elsewhere.
-        crawler.engine._SLOT_HEARTBEAT_INTERVAL = HEARTBEAT
+        set_idle_poll_interval(crawler.engine, HEARTBEAT)
         return scheduler
 
     # -- keys -------------------------------------------------------------------------

@@ -22,10 +22,3 @@ class QuietLogFormatter(LogFormatter):
         entry["msg"] = "Error processing %(url)s"
         entry["args"] = {"url": item.get("url", "?") if hasattr(item, "get") else "?"}
         return entry
-
-
-# httpx logs every request URL at INFO; Scrapy already logs what matters.
-import logging as _logging
-
-_logging.getLogger("httpx2").setLevel(_logging.WARNING)
-_logging.getLogger("httpx").setLevel(_logging.WARNING)

@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from scrapy import Request
+from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import IgnoreRequest
@@ -64,9 +66,10 @@ class TorRoutingMiddleware:
         if not self.socks:
             raise ValueError("ONIONWATCH_TOR_SOCKS is empty: the crawler has no Tor route")
         self.allow_clearnet = settings.getbool("ONIONWATCH_ALLOW_CLEARNET")
-        self.blocklist = Blocklist.from_files(settings.getlist("ONIONWATCH_BLOCKLIST"))
+        self.blocklist = Blocklist.from_files(
+            settings.getlist("ONIONWATCH_BLOCKLIST_DEFAULT") + settings.getlist("ONIONWATCH_BLOCKLIST"))
         self.media_ext = tuple(settings.getlist("ONIONWATCH_MEDIA_EXTENSIONS"))
-        self.max_url = settings.getint("ONIONWATCH_MAX_URL_LENGTH")
+        self.max_url = settings.getint("URLLENGTH_LIMIT")
 
     @classmethod
     def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
@@ -88,7 +91,7 @@ class TorRoutingMiddleware:
             self.stats.inc_value("onionwatch/refused/blocked")
             raise PolicyRefused("blocked", f"{host_digest(onion)} is on the blocklist")
         if len(request.url) > self.max_url:
-            raise PolicyRefused("url_too_long", "URL longer than ONIONWATCH_MAX_URL_LENGTH")
+            raise PolicyRefused("url_too_long", "URL longer than URLLENGTH_LIMIT")
         path = urlsplit(request.url).path.lower()
         if path.endswith(self.media_ext):
             self.stats.inc_value("onionwatch/refused/media")
@@ -103,11 +106,14 @@ class _OnionOnlyRedirects:
     """Refuse an off-onion redirect where it is made, so it is recorded on the page that
     redirected (not lost to the dupefilter) and never reaches the scheduler."""
 
-    def _redirect(self, redirected, request, reason):  # noqa: ANN001, ANN202
-        if onion_of_url(redirected.url) is None and not self.crawler.settings.getbool("ONIONWATCH_ALLOW_CLEARNET"):
+    def process_response(self, request, response):  # noqa: ANN001, ANN201
+        result = super().process_response(request, response)
+        if (isinstance(result, Request) and onion_of_url(result.url) is None
+                and not self.crawler.settings.getbool("ONIONWATCH_ALLOW_CLEARNET")):
+            kind = (result.meta.get("redirect_reasons") or ["redirect"])[-1]
             self.crawler.stats.inc_value("onionwatch/refused/offsite_redirect")
-            raise PolicyRefused("offsite_redirect", f"refused {reason} redirect off the onion space", redirected.url)
-        return super()._redirect(redirected, request, reason)
+            raise PolicyRefused("offsite_redirect", f"refused {kind} redirect off the onion space", result.url)
+        return result
 
 
 class OnionRedirectMiddleware(_OnionOnlyRedirects, RedirectMiddleware):
@@ -116,6 +122,23 @@ class OnionRedirectMiddleware(_OnionOnlyRedirects, RedirectMiddleware):
 
 class OnionMetaRefreshMiddleware(_OnionOnlyRedirects, MetaRefreshMiddleware):
     pass
+
+
+class DecompressionBomb(IgnoreRequest):
+    """The body grew past DOWNLOAD_MAXSIZE while being decompressed."""
+
+    reason = "decompression_bomb"
+
+
+class BoundedHttpCompressionMiddleware(HttpCompressionMiddleware):
+    """Scrapy's decompression, with its one refusal (the size cap, its only IgnoreRequest)
+    named as a failure reason."""
+
+    def process_response(self, request, response):  # noqa: ANN001, ANN201
+        try:
+            return super().process_response(request, response)
+        except IgnoreRequest as exc:
+            raise DecompressionBomb(str(exc)) from exc
 
 
 class TorFailureMiddleware:

@@ -1,4 +1,5 @@
-"""Every way a fetch can end badly, as one named reason (docs/record.md)."""
+"""Every way a fetch can end badly, as one named reason (crawler.items.FAILURE_REASONS,
+documented in docs/record.md)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from scrapy.exceptions import (
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import TimeoutError as TwistedTimeout
 
+from crawler._scrapy_compat import is_decompression_limit
 from crawler.tor import TorPolicyError, TorSocksError
 
 
@@ -29,7 +31,7 @@ def failure_reason(exc: BaseException) -> str:
         reason = getattr(e, "reason", None)
         if isinstance(e, (TorSocksError, TorPolicyError)) or (isinstance(reason, str) and isinstance(e, IgnoreRequest)):
             return e.reason
-        if type(e).__name__ == "_DecompressionMaxSizeExceeded":
+        if is_decompression_limit(e):
             return "decompression_bomb"
     if isinstance(exc, HttpError):
         return "http_error"

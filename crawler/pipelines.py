@@ -1,9 +1,17 @@
-"""The item pipeline: tag (enrich) → mask PII → store (index), in batches.
+"""The item pipeline: enrich (tag + mask PII) → store, in batches.
+
+The enricher and the sink are named by import path in the settings and built with Scrapy's
+build_from_crawler, so this package never imports enrich/ or index/:
+
+  ONIONWATCH_OUTPUT    a file: records as JSON lines (JsonlSink) instead of ONIONWATCH_SINK
+  ONIONWATCH_SINK      e.g. "index.sink.IndexSink": store(records) -> [error or None], close()
+  ONIONWATCH_ENRICHER  e.g. "enrich.records.RecordEnricher": called with each batch, changes
+                       the records in place; empty: records are stored as crawled
 
 An item is acknowledged to Scrapy only after the batch holding it is stored: the
-coroutine awaits the batch's outcome, so a crash or a rejected write never counts
-a page as collected that isn't. Storage runs in a worker thread so tagging and
-bulk I/O don't stall the crawl's event loop."""
+coroutine awaits the batch's outcome, so a crash or a rejected write never counts a page as
+collected that isn't. Storage runs in a worker thread so tagging and bulk I/O don't stall
+the crawl's event loop."""
 
 from __future__ import annotations
 
@@ -13,7 +21,10 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from scrapy.exceptions import DropItem
+from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.utils.misc import build_from_crawler, load_object
+
+from crawler.items import shape
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +43,13 @@ class JsonlSink:
     def __init__(self, path: str) -> None:
         self.fh = open(path, "a", encoding="utf-8")
 
+    @classmethod
+    def from_crawler(cls, crawler) -> "JsonlSink":  # noqa: ANN001
+        path = crawler.settings.get("ONIONWATCH_OUTPUT")
+        if not path:
+            raise NotConfigured("ONIONWATCH_OUTPUT is not set")
+        return cls(path)
+
     def store(self, records: list[dict[str, Any]]) -> list[str | None]:
         for record in records:
             self.fh.write(json.dumps({k: v for k, v in record.items() if k != "raw"}, ensure_ascii=False) + "\n")
@@ -42,65 +60,24 @@ class JsonlSink:
         self.fh.close()
 
 
-# The stored entity shape (docs/record.md); anything else the tagger adds stays out.
-ENTITY_FIELDS = ("label", "start", "end", "score", "masked", "hash")
-
-
-class Enricher:
-    """Tags text and replaces PII in place with masked values plus keyed hashes."""
-
-    def __init__(self, key: bytes) -> None:
-        from enrich import Tagger
-
-        self.tagger = Tagger.load()
-        self.key = key
-
-    def __call__(self, records: list[dict[str, Any]]) -> None:
-        from enrich import protect
-
-        todo = [r for r in records if not r.get("failure") and r.get("text")]
-        results = self.tagger.tag_many([r["text"] for r in todo])
-        for record, result in zip(todo, results):
-            text, entities = protect(record["text"], result["entities"], self.key)
-            record.update(
-                text=text,
-                entities=[{k: e.get(k) for k in ENTITY_FIELDS} for e in entities],
-                categories=result["categories"],
-                offers=result.get("offers", []),
-                evidence=result.get("evidence", []),
-            )
-            if result.get("lang") and result["lang"] != "und":
-                record["lang"] = result["lang"]
-        for record in records:
-            for field in ("categories", "entities", "offers", "evidence"):
-                record.setdefault(field, [])
-
-
-# Components are built by the composition root (onionwatch crawl) and handed over
-# through this hook, so the crawler never imports onionwatch/.
-SINK_FACTORY: Callable[[Any], Sink] | None = None
-ENRICHER_FACTORY: Callable[[Any], Callable[[list[dict]], None]] | None = None
+def _build(crawler, setting: str) -> Any:  # noqa: ANN001, ANN401
+    path = crawler.settings.get(setting)
+    if not path:
+        return None
+    try:
+        return build_from_crawler(load_object(path), crawler)
+    except NotConfigured as exc:  # a store or an enricher that was asked for but can't run is an error
+        raise RuntimeError(f"{setting} = {path} is not configured: {exc}") from exc
 
 
 class StorePipeline:
-    def __init__(self, crawler) -> None:  # noqa: ANN001
+    def __init__(self, crawler, sink: Sink, enrich: Callable[[list[dict]], None] | None) -> None:  # noqa: ANN001
         settings = crawler.settings
         self.stats = crawler.stats
         self.batch_size = settings.getint("ONIONWATCH_STORE_BATCH")
         self.max_wait = settings.getfloat("ONIONWATCH_STORE_MAX_WAIT")
-        output = settings.get("ONIONWATCH_OUTPUT")
-        if SINK_FACTORY is not None:
-            self.sink: Sink = SINK_FACTORY(settings)
-        elif output:
-            self.sink = JsonlSink(output)
-        else:
-            raise RuntimeError("no sink: set ONIONWATCH_OUTPUT or run through `onionwatch crawl`")
-        if ENRICHER_FACTORY is not None:
-            self.enrich = ENRICHER_FACTORY(settings)
-        elif settings.getbool("ONIONWATCH_ENRICH", True):
-            self.enrich = Enricher(settings.get("ONIONWATCH_PII_KEY", "").encode() or _no_key())
-        else:
-            self.enrich = lambda records: None
+        self.sink = sink
+        self.enrich = enrich
         self.pending: list[tuple[dict, asyncio.Future]] = []
         self.timer: asyncio.TimerHandle | None = None
         self.lock = asyncio.Lock()
@@ -108,7 +85,13 @@ class StorePipeline:
 
     @classmethod
     def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
-        return cls(crawler)
+        if crawler.settings.get("ONIONWATCH_OUTPUT"):
+            sink = JsonlSink.from_crawler(crawler)
+        else:
+            sink = _build(crawler, "ONIONWATCH_SINK")
+            if sink is None:
+                raise RuntimeError("no store: set ONIONWATCH_SINK (e.g. index.sink.IndexSink) or ONIONWATCH_OUTPUT")
+        return cls(crawler, sink, _build(crawler, "ONIONWATCH_ENRICHER"))
 
     async def process_item(self, item):  # noqa: ANN001, ANN201
         loop = asyncio.get_running_loop()
@@ -143,12 +126,20 @@ class StorePipeline:
             except Exception as exc:  # the whole batch failed: every item says so
                 logger.error("store failed for a batch of %d: %s", len(records), exc)
                 errors = [f"{type(exc).__name__}: {exc}"] * len(records)
+        failed = [e for e in errors if e]
+        if failed:
+            logger.warning("%d of %d records not stored, e.g. %s", len(failed), len(records), failed[0][:300])
         for (_, future), error in zip(batch, errors):
             if not future.done():
                 future.set_result(error)
 
     def _enrich_and_store(self, records: list[dict]) -> list[str | None]:
-        self.enrich(records)
+        if self.enrich is not None:
+            self.enrich(records)
+        for record in records:  # whatever the enricher added on the side is not stored
+            cut = shape(record)
+            record.clear()
+            record.update(cut)
         return self.sink.store(records)
 
     async def close_spider(self, spider=None) -> None:  # noqa: ANN001
@@ -156,7 +147,3 @@ class StorePipeline:
         while self.tasks:
             await asyncio.gather(*list(self.tasks))
         self.sink.close()
-
-
-def _no_key() -> bytes:
-    raise RuntimeError("ONIONWATCH_PII_KEY is required to store personal data as keyed hashes")

@@ -9,8 +9,7 @@ import struct
 import time
 from collections.abc import Iterable
 
-from httpcore2 import AsyncNetworkBackend, AsyncNetworkStream
-from httpcore2._backends.anyio import AnyIOBackend
+from httpcore2 import AnyIOBackend, AsyncNetworkBackend, AsyncNetworkStream, ConnectError
 
 # Tor's ExtendedErrors replies (tor's doc/socks-extensions) plus the RFC 1928 codes.
 SOCKS_REASONS = {
@@ -43,6 +42,11 @@ class TorPolicyError(Exception):
     reason = "offsite"
 
 
+class TorUnreachableError(ConnectError):
+    """Our own Tor's SocksPort did not accept the connection: nothing is known about the
+    service (a liveness check says "unknown", a crawl records connection_refused)."""
+
+
 class TorSocksError(Exception):
     """Tor refused or failed a SOCKS CONNECT; `reason` is a named failure reason."""
 
@@ -67,10 +71,12 @@ class TorSocksBackend(AsyncNetworkBackend):
     through one Tor SocksPort. It cannot dial anything else, so a bug above it can't
     leak a connection or a DNS lookup."""
 
-    def __init__(self, socks_host: str, socks_port: int, allow_clearnet: bool = False) -> None:
+    def __init__(self, socks_host: str, socks_port: int, allow_clearnet: bool = False,
+                 isolation_suffix: str = "") -> None:
         self.socks_host = socks_host
         self.socks_port = socks_port
         self.allow_clearnet = allow_clearnet
+        self.isolation_suffix = isolation_suffix  # a new suffix: new circuits (liveness retries)
         self._inner = AnyIOBackend()
 
     async def connect_tcp(
@@ -84,9 +90,12 @@ class TorSocksBackend(AsyncNetworkBackend):
         host = host.lower().rstrip(".")
         if not host.endswith(".onion") and not self.allow_clearnet:
             raise TorPolicyError(f"refused non-onion host {host_digest(host)}")
-        stream = await self._inner.connect_tcp(self.socks_host, self.socks_port, timeout=timeout)
         try:
-            await socks5_connect(stream, host, port, isolation_username(host), timeout)
+            stream = await self._inner.connect_tcp(self.socks_host, self.socks_port, timeout=timeout)
+        except ConnectError as exc:
+            raise TorUnreachableError(f"Tor SocksPort {self.socks_host}:{self.socks_port}: {exc}") from exc
+        try:
+            await socks5_connect(stream, host, port, isolation_username(host) + self.isolation_suffix, timeout)
         except BaseException:
             await stream.aclose()
             raise

@@ -26,10 +26,16 @@ from index.names import PAGES, Names, month_partition, parse_time
 from index.snapshots import seal
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
-PAGE_FIELDS = (
-    "url", "onion", "status", "content_type", "title", "text", "links", "onion_links", "lang",
-    "sha256", "size", "depth", "crawl_id", "categories", "entities", "offers", "evidence",
-)
+# Fields a page document has that the page record does not: the index sets them.
+INDEX_FIELDS = ("doc_id", "indexed_at", "last_fetched_at")
+
+
+def page_fields(spec: schema.Spec) -> tuple[str, ...]:
+    """The record fields a page document stores: the pages template's properties (the one
+    mapping of the record, configs/index/pages.vN.json) minus the index's own fields."""
+    return tuple(k for k in spec.template["mappings"]["properties"] if k not in INDEX_FIELDS)
+
+
 MAX_TITLES = 20
 _PREVIEW_RE = re.compile(r"\s*Preview of field's value:.*", re.S)
 
@@ -319,9 +325,11 @@ class PageWriter:
 
     def _write_pages(self, records: list[Mapping[str, Any]], result: FlushResult) -> None:
         docs: dict[str, dict[str, Any]] = {}
+        assert self._pages_spec is not None
+        fields = page_fields(self._pages_spec)
         for r in records:
             pid = page_id(r["url"], r["sha256"])
-            doc = {k: r.get(k) for k in PAGE_FIELDS}
+            doc = {k: r.get(k) for k in fields}
             doc.update(doc_id=pid, fetched_at=r["fetched_at"], last_fetched_at=r["fetched_at"])
             if pid in docs:  # same page twice in one batch: keep the time span
                 doc["fetched_at"] = _earliest(docs[pid]["fetched_at"], doc["fetched_at"])

@@ -74,3 +74,13 @@ def index_prefix() -> str:
 def web_secret_key() -> bytes:
     """Signs the web app's session cookies."""
     return _key_from_env_or_file("ONIONWATCH_WEB_SECRET", "web-secret.key")
+
+
+def tor_socks() -> list[str]:
+    """Tor SocksPort(s), host:port, when neither --socks nor a running lab gives them."""
+    return [p for p in os.environ.get("ONIONWATCH_TOR_SOCKS", "127.0.0.1:9050").split(",") if p]
+
+
+def tor_control() -> list[str]:
+    """Tor ControlPort(s), in the same order as tor_socks()."""
+    return [p for p in os.environ.get("ONIONWATCH_TOR_CONTROL", "127.0.0.1:9051").split(",") if p]

@@ -46,7 +46,7 @@ def _by_onion(records: list[dict]) -> dict[str, set[str]]:
 
 
 def test_discovers_and_fetches_every_lab_page(lab, crawl) -> None:  # noqa: ANN001
-    from onionwatch.lab.sites import expected_pages, load_sites
+    from lab import expected_pages, load_sites
 
     onion_of = {s["name"]: s["onion"] for s in lab["sites"]}
     fetched = _by_onion(crawl["records"])
@@ -58,7 +58,7 @@ def test_discovers_and_fetches_every_lab_page(lab, crawl) -> None:  # noqa: ANN0
 
 
 def test_hostile_cases_end_in_their_named_outcome(lab, crawl) -> None:  # noqa: ANN001
-    from onionwatch.lab.sites import load_sites
+    from lab import load_sites
 
     hostile = next(s for s in load_sites() if s.role == "hostile")
     onion = site(lab, "hostile")["onion"]
@@ -91,7 +91,7 @@ def test_nothing_left_tor(crawl) -> None:  # noqa: ANN001
 
 
 def test_invalid_onion_addresses_are_not_followed(lab, crawl) -> None:  # noqa: ANN001
-    from onionwatch.lab.sites import decoys, load_sites
+    from lab import decoys, load_sites
 
     onion_of = {s["name"]: s["onion"] for s in lab["sites"]}
     directory = next(s for s in load_sites() if s.role == "directory")
@@ -116,7 +116,7 @@ def test_records_carry_evidence_fields(crawl) -> None:  # noqa: ANN001
 def test_stop_and_resume_with_jobdir(lab, tmp_path) -> None:  # noqa: ANN001
     """A crawl stopped early resumes from its on-disk queue: nothing fetched twice,
     and together the two runs fetch every page of the lab's market."""
-    from onionwatch.lab.sites import expected_pages, load_sites
+    from lab import expected_pages, load_sites
 
     env = lab_env(lab, tmp_path)
     market = site(lab, "market")["onion"]

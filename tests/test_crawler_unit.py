@@ -80,8 +80,11 @@ class _Stats:
 
 
 def _routing(**overrides) -> TorRoutingMiddleware:  # noqa: ANN003
+    from crawler.addons import OnionCrawl
+
     s = Settings()
     s.setmodule("crawler.settings")
+    OnionCrawl().update_settings(s)
     s.set("ONIONWATCH_TOR_SOCKS", ["127.0.0.1:9001", "127.0.0.1:9002"])
     for k, v in overrides.items():
         s.set(k, v)
@@ -161,6 +164,7 @@ class _FakeTorSocks(threading.Thread):
             conn.sendall(bytes([5, self.reply, 0, 1, 0, 0, 0, 0, 0, 0]))
 
 
+@pytest.mark.slow  # starts a loopback SOCKS server
 @pytest.mark.parametrize("code,reason", [(0xF0, "onion_descriptor_not_found"), (0xF2, "onion_intro_failed"),
                                          (0xF3, "onion_rendezvous_failed"), (0xF6, "onion_bad_address"),
                                          (0xF7, "onion_intro_timeout"), (0x05, "connection_refused")])

@@ -78,7 +78,7 @@ def _target(url: str) -> str:
 
 
 def test_every_lab_page_fetched_exactly_once_across_processes(lab, shared_crawl) -> None:  # noqa: ANN001
-    from onionwatch.lab.sites import expected_pages, load_sites
+    from lab import expected_pages, load_sites
 
     records = [r for per_worker in shared_crawl["records"] for r in per_worker]
     fetched = Counter(r["url"] for r in records)

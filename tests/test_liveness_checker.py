@@ -14,8 +14,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from onionwatch.lab.sites import fake_onion
-from onionwatch.liveness import Checker, Progress, Target, classify, parse_duration, run_checks, verdict_reason
+from lab import fake_onion
+from crawler.liveness import Checker, Progress, Target, classify, parse_duration, run_checks, verdict_reason
 
 UP, UP2, GONE, FLAKY, BAD, STALL = (fake_onion(n) for n in ("up", "up2", "gone", "flaky", "bad", "stall"))
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from onionwatch.lab import control
+from lab import control
 from tests.fixtures_es import drop_prefix, make_client
 from tests.fixtures_lab import lab_env, run_onionwatch, site
 from tests.test_alerts_delivery import Mailbox, Webhook, local_config

@@ -16,6 +16,7 @@ import scrapy
 from scrapy.http import TextResponse
 
 from crawler.extract import extract
+from crawler.items import PageRecord
 from crawler.onion import find_onions, onion_of_url
 from crawler.outcomes import failure_reason
 
@@ -58,8 +59,8 @@ class OnionSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         s = crawler.settings
         spider.discover = s.getbool("ONIONWATCH_DISCOVER")  # follow links to other onions
-        spider.max_depth = s.getint("ONIONWATCH_MAX_DEPTH")
-        spider.max_url = s.getint("ONIONWATCH_MAX_URL_LENGTH")
+        spider.follow = s.getbool("ONIONWATCH_FOLLOW_LINKS")  # follow links within an onion
+        spider.depth_limit = s.getint("DEPTH_LIMIT")  # Scrapy's DepthMiddleware enforces it
         spider.max_query_params = s.getint("ONIONWATCH_MAX_QUERY_PARAMS")
         spider.max_text = s.getint("ONIONWATCH_MAX_TEXT_CHARS")
         spider.media_ext = tuple(s.getlist("ONIONWATCH_MEDIA_EXTENSIONS"))
@@ -67,32 +68,31 @@ class OnionSpider(scrapy.Spider):
 
     async def start(self):  # noqa: ANN201
         for url in self.seed_urls:
-            request = self._request(url, depth=0)
+            request = self._request(url)
             if request is not None:
                 yield request
 
     # -- scheduling with caps --------------------------------------------------
-    def _request(self, url: str, depth: int) -> scrapy.Request | None:
+    # Depth is Scrapy's: DepthMiddleware numbers requests (depth_reset starts a discovered
+    # onion at 0) and drops those past DEPTH_LIMIT; UrlLengthMiddleware drops links longer
+    # than URLLENGTH_LIMIT; the per-onion page cap is in crawler.dupefilter.
+    def _request(self, url: str, *, new_onion: bool = False) -> scrapy.Request | None:
         onion = onion_of_url(url)
+        meta = {"depth_reset": True} if new_onion else None
         if onion is None:
-            # Not an onion: still handed to the downloader policy when it is a seed,
-            # so the refusal is recorded rather than silently dropped.
-            if depth == 0:
-                return scrapy.Request(url, callback=self.parse, errback=self.failed, cb_kwargs={"depth": 0})
-            return None
+            # Only a seed gets here (links are checked before): it still goes to the
+            # downloader policy, so the refusal is recorded rather than silently dropped.
+            return scrapy.Request(url, callback=self.parse, errback=self.failed)
         url = self._normalise(url)
         if url is None:
             self.crawler.stats.inc_value("onionwatch/caps/url")
             return None
-        if depth > self.max_depth:
-            self.crawler.stats.inc_value("onionwatch/caps/depth")
-            return None
-        self.onions_seen.add(onion)  # the per-onion page cap is in crawler.dupefilter
-        return scrapy.Request(url, callback=self.parse, errback=self.failed, cb_kwargs={"depth": depth})
+        self.onions_seen.add(onion)
+        return scrapy.Request(url, callback=self.parse, errback=self.failed, meta=meta)
 
     def _normalise(self, url: str) -> str | None:
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or len(url) > self.max_url:
+        if parts.scheme not in ("http", "https"):
             return None
         if parts.path.lower().endswith(self.media_ext):
             return None
@@ -101,52 +101,53 @@ class OnionSpider(scrapy.Spider):
         return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
 
     # -- callbacks -------------------------------------------------------------
-    def parse(self, response, depth: int = 0):  # noqa: ANN001, ANN201
+    def parse(self, response):  # noqa: ANN001, ANN201
         onion = onion_of_url(response.url) or ""
         body = response.body
-        record = {
-            "url": response.url,
-            "onion": onion,
-            "fetched_at": now_iso(),
-            "status": response.status,
-            "failure": None,
-            "content_type": (response.headers.get("Content-Type") or b"").decode("latin-1").split(";")[0].strip().lower(),
-            "title": "",
-            "text": "",
-            "links": [],
-            "onion_links": [],
-            "lang": "und",
-            "sha256": hashlib.sha256(body).hexdigest(),
-            "size": len(body),
-            "raw": body,
-            "depth": depth,
-            "crawl_id": self.crawl_id,
-        }
+        depth = response.meta.get("depth", 0)
+        record = PageRecord(
+            url=response.url,
+            onion=onion,
+            fetched_at=now_iso(),
+            status=response.status,
+            content_type=(response.headers.get("Content-Type") or b"").decode("latin-1").split(";")[0].strip().lower(),
+            sha256=hashlib.sha256(body).hexdigest(),
+            size=len(body),
+            raw=body,
+            depth=depth,
+            crawl_id=self.crawl_id,
+        )
         if not isinstance(response, TextResponse):
-            record["failure"] = "non_text_content"
-            record["raw"] = b""
-            yield record
+            record.failure = "non_text_content"
+            record.raw = b""
+            yield record.to_dict()
             return
         page = extract(response.text, response.url, max_text=self.max_text)
         onions = find_onions(" ".join(page.links) + "\n" + page.text)
-        record.update(
-            title=page.title, text=page.text, links=page.links, onion_links=onions, lang=page.lang or "und"
-        )
-        yield record
+        record.title, record.text, record.links, record.onion_links = page.title, page.text, page.links, onions
+        record.lang = page.lang or "und"
+        yield record.to_dict()
+        # Links one step deeper than DEPTH_LIMIT would only be dropped by DepthMiddleware;
+        # not building them also keeps them out of recent_links, so a shorter path to the
+        # same page is still followed.
+        follow = self.follow and not (self.depth_limit and depth >= self.depth_limit)
         for link in page.links:
             if link in self.recent_links:
                 self.recent_links.move_to_end(link)
                 continue
             if onion_of_url(link) == onion:
-                request = self._request(link, depth + 1)
+                if not follow:
+                    self.crawler.stats.inc_value("onionwatch/caps/depth")
+                    continue
+                request = self._request(link)
                 if request is None:
-                    continue  # over a cap here; a shorter path may still reach it
+                    continue
                 yield request
             self._remember(link)
         if self.discover:
             for other in onions:
                 if other != onion and other not in self.onions_seen:
-                    request = self._request(root_url(other), 0)
+                    request = self._request(root_url(other), new_onion=True)
                     if request is not None:
                         yield request
 
@@ -159,23 +160,16 @@ class OnionSpider(scrapy.Spider):
         request = failure.request
         url = (request.meta.get("redirect_urls") or [request.url])[0]
         response = getattr(failure.value, "response", None)
-        record = {
-            "url": url,
-            "onion": onion_of_url(url) or "",
-            "fetched_at": now_iso(),
-            "status": getattr(response, "status", None),
-            "failure": failure_reason(failure.value),
-            "content_type": "",
-            "title": "",
-            "text": "",
-            "links": [u for u in (getattr(failure.value, "target", None) or request.url,) if u != url],
-            "onion_links": [],
-            "lang": "und",
-            "sha256": "",
-            "size": 0,
-            "raw": b"",
-            "depth": request.cb_kwargs.get("depth", 0),
-            "crawl_id": self.crawl_id,
-        }
-        self.crawler.stats.inc_value(f"onionwatch/failure/{record['failure']}")
-        yield record
+        target = getattr(failure.value, "target", None) or request.url
+        record = PageRecord(
+            url=url,
+            onion=onion_of_url(url) or "",
+            fetched_at=now_iso(),
+            status=getattr(response, "status", None),
+            failure=failure_reason(failure.value),
+            links=[target] if target != url else [],
+            depth=request.meta.get("depth", 0),
+            crawl_id=self.crawl_id,
+        )
+        self.crawler.stats.inc_value(f"onionwatch/failure/{record.failure}")
+        yield record.to_dict()

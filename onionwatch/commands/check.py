@@ -10,9 +10,9 @@ from typing import Any
 import click
 
 import index
+from crawler.liveness import Checker, Progress, Target, parse_duration, run_checks
 from onionwatch import es_server
 from onionwatch.commands.crawl import tor_route
-from onionwatch.liveness import Checker, Progress, Target, parse_duration, run_checks
 
 
 def _targets(es: Any, names: index.Names, onions: tuple[str, ...], all_: bool) -> list[Target]:

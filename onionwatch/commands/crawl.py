@@ -1,30 +1,86 @@
-"""`onionwatch crawl`: the Scrapy crawler wired to Tor, the tagger and the index."""
+"""`onionwatch crawl`: the Scrapy crawler wired to Tor, the tagger and the index.
+
+The crawler is configured only through Scrapy settings: this command puts the Tor ports,
+keys and Elasticsearch connection into them, and the crawler builds the enricher and the
+store it is told to (ONIONWATCH_ENRICHER, ONIONWATCH_SINK / ONIONWATCH_OUTPUT).
+"""
 
 from __future__ import annotations
 
 import json
-import os
+import logging
 import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import click
 
 from onionwatch import settings
-from onionwatch.lab import control as lab_control
+
+# Loggers whose messages are onionwatch's own words; everything else (Scrapy, Twisted, the
+# Elasticsearch client, warnings) is shown without --verbose only when it is an error.
+OWN_LOGGERS = ("crawler", "onionwatch", "enrich", "index", "lab", "alerts")
+
+
+class _OwnWords(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        own = record.name.split(".", 1)[0] in OWN_LOGGERS
+        return record.levelno >= (logging.INFO if own else logging.ERROR)
+
+
+class _Plain(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {text}"
+
+
+def quiet_logging() -> None:
+    """Without --verbose: progress and outcomes only, in onionwatch's words (stderr)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_OwnWords())
+    handler.setFormatter(_Plain())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
 
 
 def tor_route(socks: tuple[str, ...], controls: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """Explicit ports win; else a running lab; else the environment; else Tor's defaults."""
     if socks:
         return list(socks), list(controls)
-    state = lab_control.read_state()
+    from lab import control as lab_control
+
+    state = lab_control.read_state(settings.lab_dir())
     if lab_control.is_up(state):
         return state["socks"], state["control"]
-    env_socks = os.environ.get("ONIONWATCH_TOR_SOCKS", "127.0.0.1:9050")
-    env_ctl = os.environ.get("ONIONWATCH_TOR_CONTROL", "127.0.0.1:9051")
-    return env_socks.split(","), env_ctl.split(",")
+    return settings.tor_socks(), settings.tor_control()
+
+
+def _store_settings(output: str | None, enrich: bool) -> dict[str, Any]:
+    """Where records go and how they are protected, as crawler settings."""
+    out: dict[str, Any] = {}
+    if enrich:
+        out["ONIONWATCH_PII_KEY"] = settings.pii_key().decode()
+    else:
+        out["ONIONWATCH_ENRICHER"] = None
+    if output:
+        out["ONIONWATCH_OUTPUT"] = output
+        return out
+    from onionwatch import es_server
+
+    es = settings.es_config()
+    out.update(
+        ONIONWATCH_ES_URL=es.url or es_server.start().url,  # no cluster configured: the local server
+        ONIONWATCH_ES_USER=es.username, ONIONWATCH_ES_PASSWORD=es.password,
+        ONIONWATCH_ES_API_KEY=es.api_key, ONIONWATCH_ES_CA_CERTS=es.ca_certs,
+        ONIONWATCH_INDEX_PREFIX=settings.index_prefix(),
+        ONIONWATCH_SNAPSHOT_KEY=settings.snapshot_key().decode(),
+    )
+    return out
 
 
 def run_crawl(
@@ -36,12 +92,12 @@ def run_crawl(
     enrich: bool = True,
     overrides: dict | None = None,
     crawl_id: str | None = None,
+    verbose: bool = False,
 ) -> dict:
     """Run one crawl in this process and return its summary (see crawler.extensions)."""
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
 
-    from crawler import pipelines
     from crawler.spiders.onion import OnionSpider
     from crawler.tor import wait_bootstrapped
 
@@ -55,28 +111,19 @@ def run_crawl(
     s = Settings()
     s.setmodule("crawler.settings", priority="project")
     summary_file = Path(settings.home()) / f"crawl-{uuid.uuid4().hex[:8]}.json"
-    s.set("ONIONWATCH_TOR_SOCKS", socks, priority="cmdline")
-    s.set("ONIONWATCH_TOR_CONTROL", controls, priority="cmdline")
-    s.set("ONIONWATCH_SUMMARY_FILE", str(summary_file), priority="cmdline")
-    s.set("ONIONWATCH_PII_KEY", settings.pii_key().decode(), priority="cmdline")
-    s.set("ONIONWATCH_ENRICH", enrich, priority="cmdline")
-    for key, value in (overrides or {}).items():
+    values: dict[str, Any] = {
+        "ONIONWATCH_TOR_SOCKS": socks,
+        "ONIONWATCH_TOR_CONTROL": controls,
+        "ONIONWATCH_SUMMARY_FILE": str(summary_file),
+        "LOG_INSTALL_ROOT_HANDLER": verbose,
+        **_store_settings(output, enrich),
+        **(overrides or {}),
+    }
+    for key, value in values.items():
         s.set(key, value, priority="cmdline")
-    writer = None
-    if output:
-        s.set("ONIONWATCH_OUTPUT", output, priority="cmdline")
-        pipelines.SINK_FACTORY = None
-    else:
-        from index.schema import setup
-        from index.writer import PageWriter
-        from onionwatch import es_server
-
-        es = es_server.client()
-        names = es_server.index_names()
-        setup(es, names, es_server.index_config_dir())
-        writer = PageWriter(es, names, snapshot_key=settings.snapshot_key(), config_dir=es_server.index_config_dir())
-        pipelines.SINK_FACTORY = lambda _settings: writer
-    process = CrawlerProcess(s, install_root_handler=True)
+    if not verbose:
+        quiet_logging()
+    process = CrawlerProcess(s)
     process.crawl(OnionSpider, seeds=seeds, crawl_id=crawl_id or uuid.uuid4().hex[:12])
     process.start()
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
@@ -102,34 +149,40 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict:
 @click.option("--frontier", metavar="redis://HOST:PORT/DB",
               help="Share the queue and dupefilter with other crawler processes through this Redis.")
 @click.option("--max-pages-per-onion", type=int, help="Cap on pages fetched per onion.")
-@click.option("--max-depth", type=int, help="Cap on link depth within an onion.")
+@click.option("--max-depth", type=click.IntRange(min=0),
+              help="Cap on link depth within an onion (DEPTH_LIMIT); 0: only the seeds and other onions' front pages.")
 @click.option("--concurrency", type=int, help="Concurrent requests.")
 @click.option("--timeout", type=float, help="Per-request wall-clock timeout, seconds.")
 @click.option("--allow-clearnet", is_flag=True, help="Permit non-onion hosts (still only through Tor).")
 @click.option("--summary-json", is_flag=True, help="Print the summary as JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's and the libraries' own log as well.")
 @click.option("-s", "--set", "extra", multiple=True, metavar="NAME=VALUE", help="Any Scrapy/onionwatch setting.")
 def crawl(seeds, socks, control, output, no_enrich, jobdir, frontier, max_pages_per_onion, max_depth, concurrency,
-          timeout, allow_clearnet, summary_json, extra) -> None:  # noqa: ANN001
+          timeout, allow_clearnet, summary_json, verbose, extra) -> None:  # noqa: ANN001
     """Crawl onion services through Tor, tag pages and index them."""
     socks_l, control_l = tor_route(socks, control)
     overrides = _parse_overrides(extra)
     for key, value in (
         ("JOBDIR", jobdir),
         ("ONIONWATCH_MAX_PAGES_PER_ONION", max_pages_per_onion),
-        ("ONIONWATCH_MAX_DEPTH", max_depth),
         ("CONCURRENT_REQUESTS", concurrency),
         ("DOWNLOAD_TIMEOUT", timeout),
     ):
         if value is not None:
             overrides[key] = value
+    if max_depth == 0:
+        overrides["ONIONWATCH_FOLLOW_LINKS"] = False  # Scrapy's DEPTH_LIMIT = 0 means "no limit"
+    elif max_depth is not None:
+        overrides["DEPTH_LIMIT"] = max_depth
     if allow_clearnet:
         overrides["ONIONWATCH_ALLOW_CLEARNET"] = True
     if frontier:
-        from crawler.frontier import frontier_settings
-
-        overrides.update(frontier_settings(frontier))
+        if not frontier.startswith(("redis://", "rediss://", "unix://")):
+            raise click.BadParameter("the frontier must be a redis:// (or rediss://, unix://) URL", param_hint="--frontier")
+        overrides["ONIONWATCH_FRONTIER_URL"] = frontier
     started = time.time()
-    summary = run_crawl(seeds, socks=socks_l, controls=control_l, output=output, enrich=not no_enrich, overrides=overrides)
+    summary = run_crawl(seeds, socks=socks_l, controls=control_l, output=output, enrich=not no_enrich,
+                        overrides=overrides, verbose=verbose)
     if summary_json:
         click.echo(json.dumps(summary, indent=2))
     else:

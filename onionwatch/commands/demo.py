@@ -7,10 +7,10 @@ import time
 
 import click
 
+from lab import control as lab_control
 from onionwatch import es_server, settings
 from onionwatch.commands.crawl import run_crawl
 from onionwatch.commands.search import terminal_snippet, terminal_text
-from onionwatch.lab import control as lab_control
 
 DEMO_QUERIES = ("pangolin", "fullz", "ivory", "MDMA")
 
@@ -19,14 +19,15 @@ DEMO_QUERIES = ("pangolin", "fullz", "ivory", "MDMA")
 @click.option("--keep", is_flag=True, help="Leave the lab and the local Elasticsearch running afterwards.")
 @click.option("--timeout", default=10.0, show_default=True, help="Per-request timeout for the crawl (the lab has a slow-drip page).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def demo(keep: bool, timeout: float, as_json: bool) -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's and the libraries' own log as well.")
+def demo(keep: bool, timeout: float, as_json: bool, verbose: bool) -> None:
     """Lab up, local Elasticsearch up, crawl the lab through Tor, tag, index, summarise.
 
     Idempotent: page ids come from URL + content hash, so a second run stores the same
     documents again and the counts stay the same."""
     t0 = time.time()
     say = (lambda m: click.echo(m, err=True))
-    state = lab_control.up(log=say)
+    state = lab_control.up(settings.lab_dir(), log=say)
     lab_seconds = time.time() - t0
     local_es = settings.es_config().url is None
     es = es_server.client()
@@ -39,7 +40,8 @@ def demo(keep: bool, timeout: float, as_json: bool) -> None:
         # Depth 5 bounds the lab's infinite trap (fan-out 3) at 121 pages, below the
         # per-onion page cap, so which trap pages get fetched doesn't depend on timing
         # and a re-run stores exactly the same documents.
-        overrides={"DOWNLOAD_TIMEOUT": timeout, "RETRY_TIMES": 1, "ONIONWATCH_MAX_DEPTH": 5, "ONIONWATCH_PROGRESS_INTERVAL": 10.0, "LOG_LEVEL": "WARNING"},
+        overrides={"DOWNLOAD_TIMEOUT": timeout, "RETRY_TIMES": 1, "DEPTH_LIMIT": 5, "ONIONWATCH_PROGRESS_INTERVAL": 10.0},
+        verbose=verbose,
     )
     crawl_seconds = time.time() - t1
     es.indices.refresh(index=names.pages)
@@ -58,7 +60,7 @@ def demo(keep: bool, timeout: float, as_json: bool) -> None:
                      for q, r in searches.items()},
     }
     if not keep:
-        lab_control.down()
+        lab_control.down(settings.lab_dir())
         if local_es:
             es_server.stop()
     if as_json:
@@ -78,7 +80,7 @@ def _print_summary(summary: dict, searches: dict, keep: bool) -> None:
                f"({crawl.get('pages_per_second', 0)} pages/s); {crawl.get('failures', 0)} failures: "
                f"{crawl.get('failure_reasons', {})}")
     if crawl.get("store_failed"):
-        click.echo(click.style(f"  NOT STORED {crawl['store_failed']} pages (see warnings above)", fg="red"))
+        click.echo(click.style(f"  NOT STORED {crawl['store_failed']} pages (see the warnings above)", fg="red"))
     click.echo(f"  indexed   {counts['pages']} pages, {counts['onions']} onions, {counts['services']} services")
     click.echo(f"  tagged    pages by category {counts['pages_by_category']}; offers {counts['offers_by_category']}")
     for q, result in searches.items():

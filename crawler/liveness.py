@@ -9,6 +9,7 @@ verdict is ``unknown``, never ``down``.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 import threading
@@ -19,14 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, TextIO
 
-import requests
-import socks
+import httpcore2
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
-from crawler.tor import SOCKS_REASONS, host_digest, isolation_username
+from crawler.tor import TorSocksBackend, TorSocksError, TorUnreachableError, host_digest
 
 # Reasons that say the service is definitely not reachable at this address: no retry helps.
 PERMANENT = {"onion_bad_address", "onion_missing_client_auth", "onion_bad_client_auth"}
-_CODE_RE = re.compile(r"\b0x([0-9a-fA-F]{2})\b")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 
 
@@ -43,37 +43,28 @@ def now_iso() -> str:
 
 
 def _chain(exc: BaseException) -> Iterable[BaseException]:
-    """The exception and everything it wraps (requests → urllib3 → PySocks → socket)."""
+    """The exception and what it was raised from."""
     seen: set[int] = set()
-    stack: list[Any] = [exc]
-    while stack:
-        e = stack.pop()
-        if not isinstance(e, BaseException) or id(e) in seen:
-            continue
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
         seen.add(id(e))
         yield e
-        stack += [e.__cause__, e.__context__, getattr(e, "reason", None), getattr(e, "socket_err", None)]
-        stack += [a for a in e.args if isinstance(a, BaseException)]
+        e = e.__cause__ or e.__context__
 
 
 def classify(exc: BaseException) -> tuple[str, str, int | None]:
-    """(status, reason, socks reply code) for a failed probe. status is ``down`` when Tor
-    answered about the service, ``unknown`` when we never got through our own Tor."""
+    """(status, reason, socks reply code) for a failed probe, from the SOCKS reply
+    crawler.tor decoded. status is ``down`` when Tor answered about the service,
+    ``unknown`` when we never got through our own Tor."""
     chain = list(_chain(exc))
     for e in chain:
-        if isinstance(e, socks.SOCKS5Error):
-            m = _CODE_RE.search(str(e))
-            if m:
-                code = int(m.group(1), 16)
-                return "down", SOCKS_REASONS.get(code, "socks_error"), code
-    if any(isinstance(e, socks.ProxyConnectionError) for e in chain):
+        if isinstance(e, TorSocksError):
+            return "down", e.reason, e.code
+    if any(isinstance(e, TorUnreachableError) for e in chain):
         return "unknown", "tor_unreachable", None
-    if any(isinstance(e, (requests.Timeout, TimeoutError)) for e in chain):
+    if any(isinstance(e, (httpcore2.TimeoutException, asyncio.TimeoutError, TimeoutError)) for e in chain):
         return "down", "timeout", None
-    if any(isinstance(e, socks.ProxyError) for e in chain):
-        return "down", "socks_error", None
     return "down", "http_error", None
-
 
 
 @dataclass(frozen=True)
@@ -100,19 +91,27 @@ class Checker:
 
     def probe(self, onion: str, attempt: int) -> dict[str, Any]:
         """One HTTP GET / on a fresh circuit (per-onion, per-attempt SOCKS username)."""
-        user = f"{isolation_username(onion)}-{attempt}"
-        proxy = f"socks5h://{user}:x@{self.socks_addr}"
         started = time.monotonic()
         try:
-            with requests.get(f"http://{onion}/", proxies={"http": proxy, "https": proxy},
-                              timeout=self.timeout, allow_redirects=False, stream=True) as resp:
-                status = resp.status_code
+            status = asyncio.run(self._get(onion, attempt))
             return {"n": attempt, "status": "up", "reason": None, "http_status": status, "socks_code": None,
                     "latency_ms": int((time.monotonic() - started) * 1000)}
-        except requests.RequestException as exc:
+        except Exception as exc:  # every failure is a verdict with a reason
             status, reason, code = classify(exc)
             return {"n": attempt, "status": status, "reason": reason, "http_status": None, "socks_code": code,
                     "latency_ms": int((time.monotonic() - started) * 1000)}
+
+    async def _get(self, onion: str, attempt: int) -> int:
+        """Status of GET http://onion/ through Tor (headers only), within ``timeout`` seconds."""
+        host, _, port = self.socks_addr.rpartition(":")
+        backend = TorSocksBackend(host or "127.0.0.1", int(port), isolation_suffix=f"-{attempt}")
+        t = self.timeout
+        async with httpcore2.AsyncConnectionPool(network_backend=backend, max_connections=1) as pool:
+            async def get() -> int:
+                async with pool.stream("GET", f"http://{onion}/", headers=[(b"Accept", b"*/*")],
+                                       extensions={"timeout": {"connect": t, "read": t, "write": t, "pool": t}}) as resp:
+                    return resp.status
+            return await asyncio.wait_for(get(), timeout=t)
 
     def descriptor(self, onion: str) -> tuple[str, str | None]:
         """Ask Tor to fetch the service's descriptor from the HSDirs: found, not_found or error."""
@@ -137,12 +136,17 @@ class Checker:
         onion = target.onion.lower()
         checked_at = now_iso()
         tries: list[dict[str, Any]] = []
-        for n in range(1, self.attempts + 1):
-            if n > 1:
-                self.sleep(self.backoff * 2 ** (n - 2))
-            tries.append(self.probe(onion, n))
-            if tries[-1]["status"] == "up" or tries[-1]["reason"] in PERMANENT:
-                break
+        # Attempt n+1 after backoff * 2**(n-1) s; stop when up or when no retry can help.
+        for attempt in Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=self.backoff, min=0, max=3600),
+            retry=retry_if_result(lambda t: t["status"] != "up" and t["reason"] not in PERMANENT),
+            retry_error_callback=lambda state: state.outcome.result(),
+            sleep=self.sleep,
+        ):
+            with attempt:
+                tries.append(self.probe(onion, attempt.retry_state.attempt_number))
+            attempt.retry_state.set_result(tries[-1])
         last = tries[-1]
         doc: dict[str, Any] = {
             "run_id": self.run_id, "onion": onion, "checked_at": checked_at, "attempts": len(tries),
@@ -174,22 +178,34 @@ def verdict_reason(reasons: list[str], descriptor: str) -> str:
 
 
 class Progress:
-    """One self-updating line on stderr: done/total and verdicts so far."""
+    """done/total and verdicts so far on stderr: one line redrawn in place on a terminal;
+    elsewhere a line every ``every`` seconds and one at the end."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
-        self.total, self.stream = total, stream
+    def __init__(self, total: int, stream: TextIO = sys.stderr, every: float = 10.0) -> None:
+        self.total, self.stream, self.every = total, stream, every
         self.counts = {"up": 0, "down": 0, "unknown": 0}
         self.started = time.monotonic()
+        self.last = 0.0
         self._lock = threading.Lock()
+        try:
+            self.redraw = stream.isatty()
+        except (AttributeError, ValueError):
+            self.redraw = False
 
     def update(self, doc: dict[str, Any]) -> None:
         with self._lock:
             self.counts[doc["status"]] += 1
             done = sum(self.counts.values())
-            self.stream.write(
-                f"\rchecked {done}/{self.total}  up {self.counts['up']}  down {self.counts['down']}  "
-                f"unknown {self.counts['unknown']}  {time.monotonic() - self.started:.0f}s"
-                + ("\n" if done == self.total else ""))
+            now = time.monotonic()
+            line = (f"checked {done}/{self.total}  up {self.counts['up']}  down {self.counts['down']}  "
+                    f"unknown {self.counts['unknown']}  {now - self.started:.0f}s")
+            if self.redraw:
+                self.stream.write("\r" + line + ("\n" if done == self.total else ""))
+            elif done == self.total or now - self.last >= self.every:
+                self.stream.write(line + "\n")
+            else:
+                return
+            self.last = now
             self.stream.flush()
 
 

@@ -1,0 +1,62 @@
+"""Enriching page records (docs/record.md) in batches: tag the text, then mask every personal
+data span in place and keep only its keyed hash.
+
+The crawler names this class in its settings (ONIONWATCH_ENRICHER) and builds it with
+Scrapy's build_from_crawler; nothing here imports Scrapy, the crawler only has to pass an
+object with a ``settings.get(name)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import configs
+from enrich.protect import protect
+from enrich.tagger import Tagger
+
+
+class _Settings(Protocol):
+    def get(self, name: str, default: Any = None) -> Any: ...
+
+
+class _Crawler(Protocol):
+    settings: _Settings
+
+
+class RecordEnricher:
+    """Tags and protects records in place: ``text`` becomes the redacted text, and
+    ``categories``, ``entities``, ``offers``, ``evidence`` (and ``lang`` when the tagger is
+    sure) are set. A record that failed or has no text gets empty lists."""
+
+    def __init__(self, tagger: Tagger, key: bytes) -> None:
+        if not key:
+            raise ValueError("a PII key is required: personal data is stored as keyed hashes only")
+        self.tagger = tagger
+        self.key = key
+
+    @classmethod
+    def from_crawler(cls, crawler: _Crawler) -> "RecordEnricher":
+        """ONIONWATCH_PII_KEY (required) and ONIONWATCH_TAGGER (a packaged pipeline or a
+        configs/tagger directory; default: the tagger directory of the configs in force)."""
+        settings = crawler.settings
+        key = settings.get("ONIONWATCH_PII_KEY") or b""
+        path = settings.get("ONIONWATCH_TAGGER") or configs.path("tagger")
+        return cls(Tagger.load(Path(path)), key.encode() if isinstance(key, str) else bytes(key))
+
+    def __call__(self, records: list[dict[str, Any]]) -> None:
+        todo = [r for r in records if not r.get("failure") and r.get("text")]
+        for record, result in zip(todo, self.tagger.tag_many([r["text"] for r in todo])):
+            text, entities = protect(record["text"], result["entities"], self.key)
+            record.update(
+                text=text,
+                entities=entities,
+                categories=result["categories"],
+                offers=result.get("offers", []),
+                evidence=result.get("evidence", []),
+            )
+            if result.get("lang") and result["lang"] != "und":
+                record["lang"] = result["lang"]
+        for record in records:
+            for name in ("categories", "entities", "offers", "evidence"):
+                record.setdefault(name, [])
