@@ -75,6 +75,7 @@ def up(
             )
         log(f"{len(onions)} onion services published in {time.time() - started:.1f}s")
         dropin = root / DROPIN
+        dropin.mkdir(parents=True, exist_ok=True)  # ready for files before anything is dropped in
         site_cfg = {
             "configs_dir": str(default_configs_dir()),
             "dropin_dir": str(dropin),
