@@ -9,7 +9,6 @@ against the manifest bytes and the TSA's CA certificate.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass
 
 import requests
@@ -45,8 +44,9 @@ def _describe(resp: object) -> tuple[str, int, str]:
 
 def request(data: bytes, url: str, *, timeout: float = 30.0, proxies: dict[str, str] | None = None) -> Stamp:
     """Ask the TSA at ``url`` to time-stamp ``data`` (SHA-256 imprint, nonce, certificate included)."""
-    nonce = secrets.randbits(63)
-    req = TimestampRequestBuilder().data(data).hash_algorithm(HashAlgorithm.SHA256).nonce(nonce).cert_request(True).build()
+    req = (TimestampRequestBuilder().data(data).hash_algorithm(HashAlgorithm.SHA256).nonce(nonce=True)
+           .cert_request(cert_request=True).build())
+    nonce = req.nonce
     try:
         http = requests.post(url, data=req.as_bytes(), timeout=timeout, proxies=proxies,
                              headers={"Content-Type": "application/timestamp-query"})
