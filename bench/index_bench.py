@@ -30,10 +30,13 @@ from bench.common import log, machine, noida, print_table, ratio, workdir  # noq
 
 def records(n: int, onions: int = 40) -> list[dict[str, Any]]:
     """Real page records: the lab's generated pages (rendered in-process, no network),
-    extracted by the crawler's extractor and tagged by the crawler's Enricher."""
+    extracted by the crawler's extractor and tagged by the crawl's enricher (enrich.records.RecordEnricher)."""
     from crawler.extract import extract
+    from crawler.items import shape
     from crawler.onion import find_onions
-    from crawler.pipelines import Enricher
+    import configs
+    from enrich.records import RecordEnricher
+    from enrich.tagger import Tagger
     from lab import bulk_sites, fake_onion, serve_sites
 
     per_onion = -(-n // onions)
@@ -58,8 +61,8 @@ def records(n: int, onions: int = 40) -> list[dict[str, Any]]:
             })
     finally:
         site_lab.stop()
-    Enricher(b"bench-pii-key-" * 2)(out)
-    return out
+    RecordEnricher(Tagger.load(configs.path("tagger")), b"bench-pii-key-" * 2)(out)
+    return [shape(r) for r in out]  # as the crawl's pipeline hands them to the sink
 
 
 def main() -> None:
