@@ -11,8 +11,9 @@ status, stop-site, start-site). Imports nothing of onionwatch/: the lab's direct
 other installation settings are passed in.
 """
 
+from typing import Any
+
 from lab.onions import fake_onion, typo_onion
-from lab.server import Lab, serve_sites
 from lab.specs import ROLES, Case, SiteSpec, bulk_sites, default_configs_dir, load_sites
 from lab.truth import decoys, expected_pages
 
@@ -20,3 +21,13 @@ __all__ = [
     "ROLES", "Case", "Lab", "SiteSpec", "bulk_sites", "decoys", "default_configs_dir", "expected_pages",
     "fake_onion", "load_sites", "serve_sites", "typo_onion",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`Lab` and `serve_sites` load lab.server on first use, so `python -m lab.server` does not
+    find its own module already imported by this package."""
+    if name in ("Lab", "serve_sites"):
+        from lab import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module 'lab' has no attribute {name!r}")
