@@ -43,8 +43,7 @@ def build(captures: list[Capture], identifiers: list[Seen], *, info: str, tlp: s
             event.add_object(obj)
         elif s.kind == "pgp" and s.value:
             obj = MISPObject("pgp-meta", standalone=False)
-            obj.add_attribute("key-id", value=s.value[-16:])
-            obj.add_attribute("text", value=f"fingerprint {s.value}")
+            obj.add_attribute("key-id", value=s.value, comment="full OpenPGP fingerprint (40 hex digits)")
             event.add_object(obj)
         elif s.kind in ("personal", "crypto"):
             clear = s.value if (include_pii or s.kind == "crypto") else None

@@ -48,7 +48,7 @@ def _time(value: str) -> datetime:
 def _observed(sco: Any, seen: Seen, common: dict[str, Any], extra_refs: list[str] | None = None) -> stix2.ObservedData:
     first, last = _time(seen.first), _time(seen.last)
     return stix2.ObservedData(first_observed=first, last_observed=max(first, last), number_observed=max(1, seen.count),
-                              object_refs=[sco.id, *(extra_refs or [])], **common)
+                              object_refs=[sco.id, *(extra_refs or [])], allow_custom=True, **common)
 
 
 def build(captures: list[Capture], identifiers: list[Seen], *, producer: str = "onionwatch", tlp: str = "amber",
@@ -92,7 +92,7 @@ def build(captures: list[Capture], identifiers: list[Seen], *, producer: str = "
         objects.append(stix2.Note(abstract="Identifiers of people seen on these pages" +
                                   (" (clear values included on the operator's instruction)" if clear_personal else
                                    " (keyed hashes only: ask the producer to match a value you hold)"),
-                                  content="\n".join(lines), object_refs=od_refs, **common))
+                                  content="\n".join(lines), object_refs=od_refs, allow_custom=True, **common))
     for c in captures:
         p = c.page
         offers = p.get("offers") or []
@@ -109,7 +109,7 @@ def build(captures: list[Capture], identifiers: list[Seen], *, producer: str = "
         objects.append(stix2.Report(name=(p.get("title") or p.get("url") or "captured page")[:200],
                                     published=first, report_types=["observed-data"],
                                     description="\n".join(lines), object_refs=[od.id, *by_url.get(p.get("url") or "", [])],
-                                    labels=p.get("categories") or None, **common))
+                                    labels=p.get("categories") or None, allow_custom=True, **common))
     seen_ids: set[str] = set()
     unique = [o for o in objects if not (o.id in seen_ids or seen_ids.add(o.id))]  # type: ignore[func-returns-value]
     return stix2.Bundle(objects=unique, allow_custom=True)

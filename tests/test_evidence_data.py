@@ -14,7 +14,7 @@ from evidence import Capture
 from journal import Journal
 
 KEY = b"test-pii-key"
-MARKET = "mekongxt5oa3ubpuzyzqfedx7a6x6r6ilqbfqyx3e2kbnmpkogm4eid.onion"
+MARKET = "mekongxt5oa3ubpuzyzqfedx7a6x6r6ilqbfqyx3e2kbnmpkogm4eqid.onion"
 FORUM = "forumxx3hkbbw7rdtkcrtyqzzu2wpiqydz5h4omeizaurbnlhgqmbyid.onion"
 BTC = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
 EMAIL = "seller.mekong@example.com"
