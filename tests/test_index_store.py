@@ -40,7 +40,7 @@ def test_setup_installs_versioned_templates_behind_aliases(es: Elasticsearch, na
     index.setup(es, names)
     index.setup(es, names)  # idempotent
     templates = {t["name"] for t in es.indices.get_index_template(name=f"{names.prefix}-*")["index_templates"]}
-    assert templates == {f"{names.prefix}-{k}-v1" for k in ("alerts", "checks", "pages", "services", "snapshots")}
+    assert templates == {f"{names.prefix}-{k}-v1" for k in ("alerts", "checks", "lifespans", "pages", "services", "sites", "snapshots", "tor_metrics")}
     aliases = es.indices.get_alias(name=f"{names.prefix}-*").body
     services = aliases[f"{names.prefix}-services-v1"]["aliases"][names.services]
     assert services.get("is_write_index") is True
@@ -50,7 +50,7 @@ def test_setup_installs_versioned_templates_behind_aliases(es: Elasticsearch, na
     assert mapping["properties"]["entities"]["type"] == "nested"
     assert mapping["properties"]["text"]["fields"]["ngram"]["analyzer"] == "ngram2"
     assert mapping["properties"]["evidence"]["enabled"] is False
-    assert [s["kind"] for s in index.status(es, names)] == ["alerts", "checks", "pages", "services", "snapshots"]
+    assert [s["kind"] for s in index.status(es, names)] == ["alerts", "checks", "lifespans", "pages", "services", "sites", "snapshots", "tor_metrics"]
 
 
 def test_writing_the_same_records_twice_changes_no_count(es: Elasticsearch, names: Names) -> None:

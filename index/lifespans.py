@@ -1,0 +1,449 @@
+"""Exact onion-service counts per interval, for addresses and for sites (clusters of mirrors).
+
+One *lifespan* document per counted unit (an onion address, or a site = the addresses of one
+cluster) carries what the counts need, precomputed from services, checks and site
+assignments: ``first_seen``, ``last_alive``, ``up_days`` (UTC days with a successful check),
+``down_since`` (the first failed check after the last sign of life), ``seized_at``,
+``lifetime_days``, categories and languages. Every count is then a *document count* of a
+``filters`` aggregation (one range filter per interval) or of a ``terms`` bucket on a
+single-shard index — exact at any size, unlike the ``cardinality`` aggregation that
+``index.checks.onion_stats`` uses over check documents (HyperLogLog++: exact in practice
+below its 40,000 precision threshold, an estimate with up to a few percent error above).
+
+Definitions, per interval [start, end) (UTC days, ISO weeks, calendar months):
+
+- ``known``: first seen before ``end``;
+- ``new`` (births): first seen inside the interval;
+- ``alive``: at least one successful check inside the interval;
+- ``gone`` (deaths, with the N-interval rule, N = ``gone_after``): the unit was last alive
+  N intervals earlier, i.e. N intervals in a row without a successful check end here, and a
+  failed check after its last sign of life proves it was looked for. A unit that came back
+  is not dead: deaths are final deaths as of the data. Seized units are counted as seized,
+  never as gone. A checker that did not run makes nothing gone;
+- ``seized``: the unit's seizure banner was first seen inside the interval (a site is
+  seized when a member was seized and no member answered normally after that);
+- for sites, clones (``role`` clone) are sites of their own but are left out of the site
+  counts (they would inflate them like mirrors do) and reported as ``clones`` (known).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from elasticsearch import Elasticsearch
+from elasticsearch.helpers import streaming_bulk
+
+from index import schema
+from index.checks import INTERVALS, Bucket, buckets, floor_interval, next_interval
+from index.names import Names, parse_time
+
+LIFESPANS = "lifespans"
+UNITS = {"addresses": "address", "sites": "site"}
+BY_FIELDS = {"category": "categories", "lang": "langs"}
+LIFETIME_BINS = (0, 7, 30, 90, 180, 365)  # days; the last bin is open-ended
+RETRY_STATUS = (429, 500, 502, 503, 504)
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _t(value: str | date | datetime | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    return parse_time(str(value))
+
+
+def _day(dt: datetime) -> date:
+    return dt.astimezone(timezone.utc).date()
+
+
+@dataclass
+class History:
+    """What is known about one onion address, as input to the lifespan documents."""
+
+    onion: str
+    first_seen: str | datetime | None          # first successful fetch
+    last_seen: str | datetime | None = None    # last successful fetch
+    categories: Sequence[str] = ()
+    langs: Sequence[str] = ()
+    up: Iterable[str | datetime] = ()          # times of successful checks
+    down: Iterable[str | datetime] = ()        # times of failed checks (with a verdict)
+    seized_at: str | datetime | None = None    # first time a seizure banner was seen
+    site_id: str | None = None
+    role: str | None = None                    # mirror | clone (from the site assignment)
+    clone_of: str | None = None
+
+
+@dataclass
+class _Facts:
+    first_seen: datetime
+    last_alive: datetime
+    up_days: set[date]
+    downs: list[datetime]                      # failed checks after the last successful one
+    last_checked: datetime | None
+    seized_at: datetime | None
+    categories: set[str] = field(default_factory=set)
+    langs: set[str] = field(default_factory=set)
+
+
+def _facts(h: History) -> _Facts | None:
+    first = _t(h.first_seen)
+    if first is None:  # never fetched successfully: not a known service
+        return None
+    ups = sorted(t for t in (_t(x) for x in h.up) if t is not None)
+    downs = sorted(t for t in (_t(x) for x in h.down) if t is not None)
+    last_alive = max([first] + ([_t(h.last_seen)] if h.last_seen else []) + ups[-1:])  # type: ignore[list-item]
+    checked = (ups[-1:] + downs[-1:])
+    return _Facts(first, last_alive, {_day(t) for t in ups}, [t for t in downs if t > last_alive],
+                  max(checked) if checked else None, _t(h.seized_at),
+                  set(h.categories or ()), {x for x in h.langs or () if x and x != "und"})
+
+
+def _doc(unit: str, key: str, members: list[tuple[History, _Facts]], site_id: str | None,
+         role: str | None, clone_of: str | None, now: str) -> dict[str, Any]:
+    facts = [f for _, f in members]
+    first = min(f.first_seen for f in facts)
+    last_alive = max(f.last_alive for f in facts)
+    downs = sorted(t for f in facts for t in f.downs if t > last_alive)
+    seized = [f.seized_at for f in facts if f.seized_at is not None]
+    seized_at = min(seized) if seized else None
+    if seized_at is not None and any(f.seized_at is None and f.last_alive > seized_at for f in facts):
+        seized_at = None  # a member still answered normally after the seizure
+    checked = [f.last_checked for f in facts if f.last_checked is not None]
+    status = "seized" if seized_at else ("down" if downs else ("up" if checked else "unknown"))
+    return {
+        "unit": unit, "key": key, "site_id": site_id, "role": role, "clone_of": clone_of,
+        "onions": sorted(h.onion for h, _ in members),
+        "categories": sorted(set().union(*(f.categories for f in facts))),
+        "langs": sorted(set().union(*(f.langs for f in facts))),
+        "first_seen": _iso(first), "last_alive": _iso(last_alive),
+        "up_days": sorted(d.isoformat() for d in set().union(*(f.up_days for f in facts))),
+        "down_since": _iso(downs[0]) if downs else None,
+        "last_checked": _iso(max(checked)) if checked else None,
+        "seized_at": _iso(seized_at) if seized_at else None,
+        "status": status,
+        "lifetime_days": (last_alive - first).days,
+        "updated_at": now,
+    }
+
+
+def lifespan_docs(histories: Iterable[History], *, now: str | None = None) -> Iterator[dict[str, Any]]:
+    """Address documents, then site documents (addresses grouped by site id; an address
+    without a site assignment is a site of its own, keyed by its onion)."""
+    now = now or _iso(datetime.now(timezone.utc))
+    sites: dict[str, list[tuple[History, _Facts]]] = {}
+    for h in histories:
+        f = _facts(h)
+        if f is None:
+            continue
+        yield _doc("address", h.onion, [(h, f)], h.site_id, h.role, h.clone_of, now)
+        sites.setdefault(h.site_id or h.onion, []).append((h, f))
+    for sid, members in sites.items():
+        h0 = members[0][0]
+        clone = h0.role == "clone"
+        yield _doc("site", sid, members, h0.site_id or sid, "clone" if clone else "site",
+                   h0.clone_of if clone else None, now)
+
+
+def doc_id(doc: Mapping[str, Any]) -> str:
+    return f"{doc['unit']}:{doc['key']}"
+
+
+def write_lifespans(es: Elasticsearch, names: Names, docs: Iterable[Mapping[str, Any]], *,
+                    replace: bool = True, chunk_size: int = 2000) -> dict[str, Any]:
+    """Store lifespan documents (idempotent by unit+key); with ``replace``, documents this
+    run did not produce are deleted, so the index equals the input afterwards."""
+    schema.setup(es, names)
+    alias = names.alias(LIFESPANS)
+    seen: set[str] = set()
+    failed: list[tuple[str, str]] = []
+
+    def actions() -> Iterator[dict[str, Any]]:
+        for d in docs:
+            _id = doc_id(d)
+            seen.add(_id)
+            yield {"_op_type": "index", "_index": alias, "_id": _id, "_source": dict(d)}
+
+    stored = 0
+    for ok, item in streaming_bulk(es, actions(), chunk_size=chunk_size, max_chunk_bytes=20 * 1024 * 1024,
+                                   raise_on_error=False, raise_on_exception=False,
+                                   retry_on_status=RETRY_STATUS, max_retries=5):
+        info = next(iter(item.values()))
+        if ok:
+            stored += 1
+        else:
+            err = info.get("error")
+            failed.append((str(info.get("_id")), err.get("type", "error") if isinstance(err, dict) else str(err)[:200]))
+    deleted = 0
+    if replace and not failed:
+        es.indices.refresh(index=alias)
+        stale = [i for i in _all_ids(es, alias) if i not in seen]
+        for i in range(0, len(stale), 1000):
+            resp = es.bulk(operations=[{"delete": {"_index": alias, "_id": x}} for x in stale[i:i + 1000]])
+            deleted += sum(1 for it in resp["items"] if it["delete"].get("result") == "deleted")
+    es.indices.refresh(index=alias)
+    return {"stored": stored, "deleted": deleted, "failed": failed}
+
+
+def _all_ids(es: Elasticsearch, index: str, page: int = 5000) -> Iterator[str]:
+    after: list[Any] | None = None
+    while True:
+        kwargs: dict[str, Any] = {"search_after": after} if after else {}
+        resp = es.search(index=index, size=page, sort=[{"unit": "asc"}, {"key": "asc"}], source=False, **kwargs)
+        hits = resp["hits"]["hits"]
+        for h in hits:
+            yield h["_id"]
+        if len(hits) < page:
+            return
+        after = hits[-1]["sort"]
+
+
+# -- reading the history out of services, checks and site assignments -------------------------
+
+def _scan(es: Elasticsearch, index: str, sort: list[Any], source: list[str], page: int = 5000,
+          query: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    after: list[Any] | None = None
+    while True:
+        kwargs: dict[str, Any] = {"search_after": after} if after else {}
+        resp = es.search(index=index, size=page, sort=sort, source=source, query=query or {"match_all": {}}, **kwargs)
+        hits = resp["hits"]["hits"]
+        for h in hits:
+            yield h["_source"]
+        if len(hits) < page:
+            return
+        after = hits[-1]["sort"]
+
+
+def histories(es: Elasticsearch, names: Names, sites: Mapping[str, Mapping[str, Any]] | None = None) -> list[History]:
+    """Every known service's history: services (first/last seen, categories, languages, a
+    ``seized`` status if the crawler recorded one) joined with its checks (streamed in onion
+    order, so memory holds one service's checks at a time) and its site assignment."""
+    sites = sites or {}
+    out: dict[str, History] = {}
+    for s in _scan(es, names.services, [{"onion": "asc"}],
+                   ["onion", "first_seen", "last_seen", "categories", "langs", "status", "seized_at"]):
+        a = sites.get(s["onion"], {})
+        out[s["onion"]] = History(s["onion"], s.get("first_seen"), s.get("last_seen"), s.get("categories") or [],
+                                  s.get("langs") or [], [], [],
+                                  s.get("seized_at") or (s.get("last_seen") if s.get("status") == "seized" else None),
+                                  a.get("site_id"), a.get("role"), a.get("clone_of"))
+    current: str | None = None
+    ups: list[str] = []
+    downs: list[str] = []
+    seized: str | None = None
+
+    def flush() -> None:
+        if current in out:
+            h = out[current]
+            h.up, h.down = ups, downs
+            if seized and (h.seized_at is None or parse_time(seized) < parse_time(str(h.seized_at))):
+                h.seized_at = seized
+
+    for c in _scan(es, names.checks, [{"onion": "asc"}, {"checked_at": "asc"}, {"doc_id": "asc"}],
+                   ["onion", "checked_at", "status"]):
+        if c["onion"] != current:
+            flush()
+            current, ups, downs, seized = c["onion"], [], [], None
+        if c["status"] == "up":
+            ups.append(c["checked_at"])
+        elif c["status"] == "down":
+            downs.append(c["checked_at"])
+        elif c["status"] == "seized" and seized is None:
+            seized = c["checked_at"]
+    flush()
+    return list(out.values())
+
+
+def refresh(es: Elasticsearch, names: Names, sites: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """Rebuild every lifespan document from services, checks and site assignments."""
+    hist = histories(es, names, sites)
+    result = write_lifespans(es, names, lifespan_docs(hist))
+    return dict(result, services=len(hist))
+
+
+# -- counting ------------------------------------------------------------------------------
+
+def _range(field_: str, gte: datetime | None = None, lt: datetime | None = None) -> dict[str, Any]:
+    bounds = {}
+    if gte is not None:
+        bounds["gte"] = _iso(gte)
+    if lt is not None:
+        bounds["lt"] = _iso(lt)
+    return {"range": {field_: bounds}}
+
+
+def _bucket_filters(spans: list[Bucket], interval: str, gone_after: int) -> dict[str, Any]:
+    """filters aggregations: one named filter per interval and measure (all doc counts)."""
+    known, new, alive, gone, seized = {}, {}, {}, {}, {}
+    not_seized = {"bool": {"must_not": [{"exists": {"field": "seized_at"}}]}}
+    for i, b in enumerate(spans):
+        k = str(i)
+        known[k] = _range("first_seen", lt=b.end)
+        new[k] = _range("first_seen", b.start, b.end)
+        alive[k] = _range("up_days", b.start, b.end)
+        w0 = next_interval(b.start, interval, -gone_after)
+        w1 = next_interval(w0, interval, 1)
+        gone[k] = {"bool": {"filter": [not_seized], "should": [
+            {"bool": {"filter": [_range("last_alive", w0, w1), _range("down_since", lt=b.end)]}},
+            {"bool": {"filter": [_range("last_alive", lt=w0), _range("down_since", b.start, b.end)]}},
+        ], "minimum_should_match": 1}}
+        seized[k] = _range("seized_at", b.start, b.end)
+    return {name: {"filters": {"filters": f}} for name, f in
+            (("known", known), ("new", new), ("alive", alive), ("gone", gone), ("seized", seized))}
+
+
+def _rows(aggs: Mapping[str, Any], spans: list[Bucket], category: str | None,
+          clones: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    rows = []
+    for i, b in enumerate(spans):
+        k = str(i)
+        row = {"start": _iso(b.start), "end": _iso(b.end), "category": category}
+        for m in ("known", "alive", "new", "gone", "seized"):
+            row[m] = int(aggs[m]["buckets"][k]["doc_count"])
+        if clones is not None:
+            row["clones"] = int(clones["buckets"][k]["doc_count"])
+        rows.append(row)
+    return rows
+
+
+def _check_exact(terms: Mapping[str, Any], what: str) -> None:
+    if terms.get("sum_other_doc_count") or terms.get("doc_count_error_upper_bound"):
+        raise RuntimeError(f"{what}: terms aggregation was not exhaustive; counts would not be exact")
+
+
+def counts(
+    es: Elasticsearch,
+    names: Names,
+    *,
+    unit: str = "addresses",
+    interval: str,
+    since: str | date | datetime,
+    until: str | date | datetime,
+    by: str | None = None,
+    values: Sequence[str] | None = None,
+    category: str | None = None,
+    gone_after: int = 2,
+) -> list[dict[str, Any]]:
+    """Per interval {start, end, category, known, alive, new, gone, seized} (+ ``clones`` for
+    sites). ``by`` ("category" or "lang") gives one row per value and interval, for the
+    ``values`` given (zeros where nothing matches) or every value found. One request."""
+    if unit not in UNITS:
+        raise ValueError(f"unit must be one of {tuple(UNITS)}, not {unit!r}")
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {INTERVALS}, not {interval!r}")
+    if by is not None and by not in BY_FIELDS:
+        raise ValueError(f"by must be one of {tuple(BY_FIELDS)}, not {by!r}")
+    if gone_after < 1:
+        raise ValueError("gone_after must be at least 1")
+    spans = buckets(interval, since, until)
+    measures = _bucket_filters(spans, interval, gone_after)
+    filt: list[dict[str, Any]] = [{"term": {"unit": UNITS[unit]}}]
+    if category:
+        filt.append({"term": {"categories": category}})
+    aggs: dict[str, Any] = {}
+    if unit == "sites":
+        aggs["clones"] = {"filter": {"term": {"role": "clone"}},
+                          "aggs": {"known": {"filters": {"filters": {
+                              str(i): _range("first_seen", lt=b.end) for i, b in enumerate(spans)}}}}}
+        aggs["sites"] = {"filter": {"bool": {"must_not": [{"term": {"role": "clone"}}]}}, "aggs": measures}
+        if by:
+            aggs["sites"]["aggs"] = {"by": {"terms": {"field": BY_FIELDS[by], "size": 1000}, "aggs": measures}}
+            aggs["clones"]["aggs"] = {"by": {"terms": {"field": BY_FIELDS[by], "size": 1000},
+                                             "aggs": aggs["clones"]["aggs"]}}
+    elif by:
+        aggs["by"] = {"terms": {"field": BY_FIELDS[by], "size": 1000}, "aggs": measures}
+    else:
+        aggs = measures
+    resp = es.search(index=names.alias(LIFESPANS), size=0, query={"bool": {"filter": filt}}, aggs=aggs)
+    got = resp["aggregations"]
+    if unit == "sites":
+        top, clones_top = got["sites"], got["clones"]
+    else:
+        top, clones_top = got, None
+    if not by:
+        return _rows(top, spans, category, clones_top["known"] if clones_top else None)
+    _check_exact(top["by"], by)
+    found = {b["key"]: b for b in top["by"]["buckets"]}
+    clone_found = {b["key"]: b["known"] for b in clones_top["by"]["buckets"]} if clones_top else {}
+    empty = {m: {"buckets": {str(i): {"doc_count": 0} for i in range(len(spans))}}
+             for m in ("known", "alive", "new", "gone", "seized")}
+    rows: list[dict[str, Any]] = []
+    for value in (values if values is not None else sorted(found)):
+        zero_clones = empty["known"] if clones_top is not None else None
+        rows += _rows(found.get(value, empty), spans, value, clone_found.get(value, zero_clones))
+    return rows
+
+
+def lifetimes(
+    es: Elasticsearch,
+    names: Names,
+    *,
+    unit: str = "addresses",
+    by: str | None = "category",
+    values: Sequence[str] | None = None,
+    interval: str = "month",
+    gone_after: int = 2,
+    as_of: str | date | datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Lifetime (first seen -> last alive, whole days) per category (or language): the
+    distribution and the exact median over *ended* lifetimes (seized, or gone by the
+    N-interval rule as of ``as_of``), and how many are still running (right-censored: their
+    lifetimes are lower bounds, not in the median). Exact: from a terms aggregation on the
+    integer ``lifetime_days`` (every distinct value, counted)."""
+    as_of_t = _t(as_of) or datetime.now(timezone.utc)
+    cutoff = next_interval(floor_interval(as_of_t, interval), interval, 1 - gone_after)
+    ended = {"bool": {"should": [
+        {"exists": {"field": "seized_at"}},
+        {"bool": {"filter": [{"exists": {"field": "down_since"}}, _range("last_alive", lt=cutoff),
+                             _range("down_since", lt=as_of_t)]}},
+    ], "minimum_should_match": 1}}
+    days = {"terms": {"field": "lifetime_days", "size": 100000}}
+    sub = {"ended": {"filter": ended, "aggs": {"days": days}}}
+    filt = [{"term": {"unit": UNITS[unit]}}]
+    if unit == "sites":
+        filt.append({"bool": {"must_not": [{"term": {"role": "clone"}}]}})
+    aggs: dict[str, Any] = dict(sub)
+    if by:
+        aggs = {"by": {"terms": {"field": BY_FIELDS[by], "size": 1000}, "aggs": sub}, **sub}
+    resp = es.search(index=names.alias(LIFESPANS), size=0, track_total_hits=True,
+                     query={"bool": {"filter": filt}}, aggs=aggs)
+    got = resp["aggregations"]
+
+    def summary(label: str | None, node: Mapping[str, Any], total: int) -> dict[str, Any]:
+        _check_exact(node["ended"]["days"], "lifetime_days")
+        hist = {int(b["key"]): int(b["doc_count"]) for b in node["ended"]["days"]["buckets"]}
+        values_sorted = [d for d, c in sorted(hist.items()) for _ in range(c)]
+        bins = []
+        for lo, hi in zip(LIFETIME_BINS, LIFETIME_BINS[1:] + (None,)):
+            bins.append({"days_from": lo, "days_to": hi,
+                         "count": sum(c for d, c in hist.items() if d >= lo and (hi is None or d < hi))})
+        ended_n = int(node["ended"]["doc_count"])
+        return {"category": label, "known": total, "ended": ended_n, "still_running": total - ended_n,
+                "median_days": statistics.median(values_sorted) if values_sorted else None,
+                "histogram": bins}
+
+    out = [summary(None, got, int(resp["hits"]["total"]["value"]))]
+    if by:
+        _check_exact(got["by"], by)
+        found = {b["key"]: b for b in got["by"]["buckets"]}
+        empty = {"ended": {"doc_count": 0, "days": {"buckets": []}}, "doc_count": 0}
+        for value in (values if values is not None else sorted(found)):
+            node = found.get(value, empty)
+            out.append(summary(value, node, int(node["doc_count"])))
+    return out
+
+
+def data_range(es: Elasticsearch, names: Names) -> dict[str, str | None]:
+    """First first_seen and last sign of life in the lifespans index (for captions)."""
+    resp = es.search(index=names.alias(LIFESPANS), size=0, aggs={
+        "first": {"min": {"field": "first_seen"}}, "last": {"max": {"field": "last_alive"}}})
+    a = resp["aggregations"]
+    return {"first": a["first"].get("value_as_string"), "last": a["last"].get("value_as_string")}
