@@ -43,15 +43,26 @@ class Seen:
         self.last = max(self.last, at)
 
 
-def _clear_values(body_text: str, masked: str, label: str, digest: str | None, hash_fn: HashFn | None) -> list[str]:
+def _clear_values(body_text: str, masked: str, label: str, digest: str | None, hash_fn: HashFn | None,
+                  validate: Callable[[str, str], bool] | None) -> list[tuple[str, str]]:
+    """(clear value, keyed hash) of the values in the body that mask to ``masked`` and are the
+    tagger's: same stored hash when the record has one, else valid for the label."""
     pattern = _pattern(masked)
-    if pattern is None or hash_fn is None or not digest:
+    if pattern is None or hash_fn is None:
         return []
-    return sorted({m.group() for m in pattern.finditer(body_text) if hash_fn(label, m.group()) == digest})
+    out = {}
+    for m in pattern.finditer(body_text):
+        value = m.group()
+        h = hash_fn(label, value)
+        if (h == digest) if digest else (validate(label, value) if validate else True):
+            out[value] = h
+    return sorted(out.items())
 
 
-def collect(captures: Iterable[Capture], *, hash_fn: HashFn | None = None, include_pii: bool = False) -> list[Seen]:
-    """Every identifier across the captures, deduplicated, with first/last seen."""
+def collect(captures: Iterable[Capture], *, hash_fn: HashFn | None = None, include_pii: bool = False,
+            validate: Callable[[str, str], bool] | None = None) -> list[Seen]:
+    """Every identifier across the captures, deduplicated, with first/last seen. Personal
+    identifiers carry only their keyed hash unless ``include_pii``."""
     found: dict[tuple[str, str], Seen] = {}
 
     def add(kind: str, key: str, url: str, at: str, **kw: str | None) -> None:
@@ -73,12 +84,14 @@ def collect(captures: Iterable[Capture], *, hash_fn: HashFn | None = None, inclu
             label, digest, masked = e.get("label") or "", e.get("hash"), e.get("masked") or ""
             if label == "ONION_ADDRESS":
                 continue  # in clear already (above)
-            public = label in PUBLIC_LABELS
-            clear = _clear_values(body_text, masked, label, digest, hash_fn) if (public or include_pii) else []
+            clear = label in PUBLIC_LABELS or include_pii
             kind = "crypto" if label == "CRYPTO" else "personal"
-            if clear:
-                for value in clear:
-                    add(kind, value, url, at, value=value, hash=digest, label=label)
-            elif digest:
+            values = _clear_values(body_text, masked, label, digest, hash_fn, validate)
+            for value, h in values:
+                if clear:
+                    add(kind, value, url, at, value=value, hash=h, label=label)
+                else:
+                    add(kind, f"#{h}", url, at, value=None, hash=h, label=label)
+            if not values and digest:
                 add(kind, f"#{digest}", url, at, value=None, hash=digest, label=label)
     return sorted(found.values(), key=lambda s: (s.kind, s.value or s.hash or ""))
