@@ -210,6 +210,6 @@ def mask_values(html_doc: str, masked_forms: list[str]) -> tuple[str, list[str]]
         for m in hits:
             out[m.start():m.end()] = _mask_like(m.group(), form)
     masked = "".join(out)
-    for (el, attr, start), chunk in zip(pieces, chunks):
+    for (el, attr, start), chunk in zip(pieces, chunks, strict=True):
         setattr(el, attr, masked[start:start + len(chunk)])
     return "<!DOCTYPE html>\n" + lxml.html.tostring(doc, encoding="unicode"), missing

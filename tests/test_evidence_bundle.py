@@ -187,7 +187,7 @@ def test_edited_capture_entry_is_named_even_with_manifest_updated(copy: Path) ->
             f["sha256"], f["size"] = sha256_file(path), path.stat().st_size
     (copy / "manifest.json").write_text(json.dumps(m))
     problems = verify(copy)
-    assert problems == [f"journal/captures.jsonl:3 (seq 3): hash does not match the entry's content (entry edited)"]
+    assert problems == ["journal/captures.jsonl:3 (seq 3): hash does not match the entry's content (entry edited)"]
 
 
 def test_truncated_warc_is_named(copy: Path) -> None:

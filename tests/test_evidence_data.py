@@ -9,7 +9,7 @@ from typing import Any
 
 import lxml.html
 
-from enrich.protect import pii_hash, protect
+from enrich.protect import protect
 from evidence import Capture
 from journal import Journal
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
