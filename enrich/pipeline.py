@@ -1,10 +1,16 @@
-"""The spaCy pipeline: a multilingual blank tokenizer, a token-level negation matcher and the
-tagger component. `build()` makes it from configs/tagger; `package()` writes a directory that
-`spacy.load` reads back (the component data travels inside it as JSON)."""
+"""The spaCy pipeline: a multilingual blank `xx` pipeline with one component, `onionwatch_tagger`.
+
+Its thresholds are the factory's `default_config`, so they are written to (and can be changed in)
+the packaged pipeline's config.cfg. Its lexicons, cues and validator tables are data: read from a
+configs/tagger directory by `initialize(data_dir=...)` and saved with the pipeline as JSON.
+`build()` makes the pipeline from a configs/tagger directory; `package()` writes a directory that
+`spacy.load` reads back.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,97 +18,156 @@ import spacy
 from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
-from spacy.util import filter_spans
+from spacy.util import filter_spans, minibatch, registry
 
 from enrich.lexicon import Term
 from enrich.offers import decide
-from enrich.scan import Scanner, load_config
+from enrich.scan import Analysis, Scanner, load_config
 
-for _name in ("ow_negations", "ow_result"):
-    if not Doc.has_extension(_name):
-        Doc.set_extension(_name, default=None)
+NAME = "onionwatch_tagger"
+
+if not Doc.has_extension("ow_result"):
+    Doc.set_extension("ow_result", default=None)
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "min_score": 0.5,  # entities scored below this are not reported
+    "context_chars": 40,  # how far before/after a PII candidate context words are looked for
+    "context_boost": 0.35,  # added to a candidate's score when a context word of its label is near
+    "offer_window": 160,  # chars either side of a commodity searched for sale/negative cues
+    # a category is dropped when the page's negative cue weight exceeds this times its sale weight
+    "page_negative_factor": 1.0,
+    # a page is a dump of leaked data when it carries this many validated sensitive entities
+    "dump": {
+        "labels": ["CREDIT_CARD", "CREDENTIAL", "US_SSN", "IBAN_CODE", "TH_TNIN", "SG_NRIC_FIN", "MY_NRIC",
+                   "ID_NIK", "VN_CCCD", "PH_SSS", "PH_TIN"],
+        "min_entities": 5,
+        "contact_labels": ["EMAIL_ADDRESS", "PHONE_NUMBER"],
+        "min_contact_entities": 25,
+    },
+    "chunk_chars": 100_000,  # stretches given to the tokenizer are cut into pieces at most this long
+    "spans": True,  # also put entities and evidence into doc.spans (the Tagger needs only the result)
+}
 
 
-class _DataComponent:
-    """A component whose configuration is a JSON document saved with the pipeline."""
+def _chunks(text: str, size: int) -> Iterator[tuple[int, str]]:
+    """(offset, piece) with pieces ≤ size, cut after a newline or space where possible."""
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        if end < len(text):
+            cut = max(text.rfind("\n", start, end), text.rfind(" ", start, end))
+            end = cut + 1 if cut > start else end
+        yield start, text[start:end]
+        start = end
+
+
+class TaggerComponent:
+    """Character-level scan, negated sale phrases from tokens, offer decision.
+
+    Every page gets the character-level scan; only the stretches where tokens can change the
+    outcome (negation words near a commodity) are tokenised, by the component's own tokenizer,
+    so the Doc's own tokenization does not matter. Results go to doc._.ow_result (and doc.spans).
+    """
 
     filename = "data.json"
 
-    def __init__(self, nlp: Language, name: str) -> None:
-        self.nlp, self.name, self.data = nlp, name, {}
+    def __init__(self, nlp: Language, name: str, settings: Mapping[str, Any]) -> None:
+        self.nlp, self.name = nlp, name
+        self.settings = dict(settings)
+        self.reach = int(self.settings["offer_window"])
+        self.chunk_chars = int(self.settings["chunk_chars"])
+        # the language's standard rules, whatever tokenizer makes the pipeline's Docs
+        self.tokenizer = registry.tokenizers.get("spacy.Tokenizer.v1")()(nlp)
+        self.data: dict[str, Any] = {}
 
-    def configure(self, data: dict[str, Any]) -> None:
+    # -- data: initialize from a configs directory, or from the packaged pipeline ------------
+    def initialize(self, get_examples: Any = None, *, nlp: Any = None, data_dir: Any = None) -> None:
+        """Read lexicons, cues and tables from a configs/tagger directory; without one (e.g.
+        `nlp.initialize()` for another component) the data already loaded is kept."""
+        if data_dir is not None:
+            self._use(load_config(data_dir))
+        elif not self.data:
+            raise ValueError(f"{self.name} needs data_dir: a configs/tagger directory")
+
+    def _use(self, data: dict[str, Any]) -> None:
         self.data = data
-        self._setup()
-
-    def _setup(self) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def to_disk(self, path: str | Path, *, exclude: tuple[str, ...] = ()) -> None:
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        (path / self.filename).write_text(json.dumps(self.data, ensure_ascii=False), encoding="utf-8")
-
-    def from_disk(self, path: str | Path, *, exclude: tuple[str, ...] = ()) -> "_DataComponent":
-        self.configure(json.loads((Path(path) / self.filename).read_text(encoding="utf-8")))
-        return self
-
-
-class NegationMatcher(_DataComponent):
-    """Finds negated sale phrases ("we do not sell ivory", "không bán") that need tokens."""
-
-    def _setup(self) -> None:
-        self.weight = float(self.data["weight"])
+        self.scanner = Scanner(data, self.settings)
+        cues = data["cues"]
+        self.negation_weight = float(cues["negative"]["weight"])
         self.matcher = Matcher(self.nlp.vocab)
-        neg, verbs = self.data["negators"], self.data["sale_verbs"]
+        neg, verbs = cues["negation"]["negators"], cues["negation"]["sale_verbs"]
         self.matcher.add("NEGATED_SALE", [
             [{"LOWER": {"IN": neg}}, {"LOWER": {"IN": verbs}}],
             [{"LOWER": {"IN": neg}}, {}, {"LOWER": {"IN": verbs}}],
             [{"LOWER": {"IN": neg}}, {}, {}, {"LOWER": {"IN": verbs}}],
         ])
+        self.decide_settings = {**self.settings, "ambiguous": cues["ambiguous"]["surfaces"]}
 
+    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / self.filename).write_text(json.dumps(self.data, ensure_ascii=False), encoding="utf-8")
+
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> "TaggerComponent":
+        self._use(json.loads((Path(path) / self.filename).read_text(encoding="utf-8")))
+        return self
+
+    # -- running -----------------------------------------------------------------------------
     def __call__(self, doc: Doc) -> Doc:
-        spans = filter_spans([doc[s:e] for _, s, e in self.matcher(doc)])
-        doc._.ow_negations = [Term("negative_cue", None, sp.text, sp.start_char, sp.end_char, self.weight) for sp in spans]
-        return doc
+        return self._tag([doc])[0]
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
+        for batch in minibatch(docs, batch_size):
+            yield from self._tag(batch)
+
+    def decide(self, analysis: Analysis) -> dict[str, Any]:
+        return decide(analysis, self.decide_settings)
+
+    def _tag(self, docs: list[Doc]) -> list[Doc]:
+        analyses = [self.scanner.scan(doc.text) for doc in docs]
+        pieces = [
+            (a, lo + off, piece)
+            for a in analyses
+            for lo, hi in a.token_windows(self.reach)
+            for off, piece in _chunks(a.text[lo:hi], self.chunk_chars)
+        ]
+        for (analysis, offset, _), piece in zip(pieces, self.tokenizer.pipe(p for _, _, p in pieces)):
+            analysis.negations += self._negations(piece, offset)
+        for doc, analysis in zip(docs, analyses):
+            result = self.decide(analysis)
+            doc._.ow_result = result
+            if self.settings["spans"]:
+                doc.spans["ow_entities"] = [s for e in result["entities"] if (s := doc.char_span(e["start"], e["end"], e["label"], alignment_mode="expand"))]
+                doc.spans["ow_evidence"] = [s for e in result["evidence"] if (s := doc.char_span(e["start"], e["end"], e["kind"], alignment_mode="expand"))]
+        return docs
+
+    def _negations(self, piece: Doc, offset: int) -> list[Term]:
+        """Negated sale phrases ("we do not sell ivory", "không bán"), offsets into the page."""
+        spans = filter_spans([piece[s:e] for _, s, e in self.matcher(piece)])
+        return [Term("negative_cue", None, sp.text, sp.start_char + offset, sp.end_char + offset, self.negation_weight) for sp in spans]
 
 
-class TaggerComponent(_DataComponent):
-    """Character-level scan + offer decision; results in doc._.ow_result and doc.spans."""
-
-    def _setup(self) -> None:
-        self.scanner = Scanner(self.data)
-
-    def __call__(self, doc: Doc) -> Doc:
-        analysis = self.scanner.scan(doc.text)
-        analysis.negations = doc._.ow_negations or []
-        result = self.decide(analysis)
-        doc._.ow_result = result
-        doc.spans["ow_entities"] = [s for e in result["entities"] if (s := doc.char_span(e["start"], e["end"], e["label"], alignment_mode="expand"))]
-        doc.spans["ow_evidence"] = [s for e in result["evidence"] if (s := doc.char_span(e["start"], e["end"], e["kind"], alignment_mode="expand"))]
-        return doc
-
-    def decide(self, analysis: Any) -> dict[str, Any]:
-        return decide(analysis, {**self.data["tagger"], "ambiguous": self.data["cues"]["ambiguous"]["surfaces"]})
+@Language.factory(NAME, default_config=DEFAULT_SETTINGS)
+def make_tagger(
+    nlp: Language, name: str, min_score: float, context_chars: int, context_boost: float, offer_window: int,
+    page_negative_factor: float, dump: dict[str, Any], chunk_chars: int, spans: bool,
+) -> TaggerComponent:
+    return TaggerComponent(nlp, name, {
+        "min_score": min_score, "context_chars": context_chars, "context_boost": context_boost,
+        "offer_window": offer_window, "page_negative_factor": page_negative_factor, "dump": dump,
+        "chunk_chars": chunk_chars, "spans": spans,
+    })
 
 
-@Language.factory("onionwatch_negation")
-def make_negation(nlp: Language, name: str) -> NegationMatcher:
-    return NegationMatcher(nlp, name)
+def build(config_dir: str | Path, config: Mapping[str, Any] | None = None) -> Language:
+    """A ready pipeline from a configs/tagger directory (no statistical model involved).
 
-
-@Language.factory("onionwatch_tagger")
-def make_tagger(nlp: Language, name: str) -> TaggerComponent:
-    return TaggerComponent(nlp, name)
-
-
-def build(config_dir: str | Path) -> Language:
-    """A ready pipeline from a configs/tagger directory (no statistical model involved)."""
-    data = load_config(config_dir)
-    nlp = spacy.blank("xx")
-    nlp.add_pipe("onionwatch_negation").configure({**data["cues"]["negation"], "weight": data["cues"]["negative"]["weight"]})
-    nlp.add_pipe("onionwatch_tagger").configure(data)
-    nlp.max_length = 1_000_000
+    `config` overrides spaCy config values, e.g. {"components": {"onionwatch_tagger": {"min_score": 0.6}}}.
+    """
+    overrides = dict(config or {})
+    nlp = spacy.blank("xx", config={"nlp": overrides["nlp"]} if "nlp" in overrides else {})
+    nlp.add_pipe(NAME, config=overrides.get("components", {}).get(NAME, {}))
+    nlp.get_pipe(NAME).initialize(data_dir=config_dir)
     return nlp
 
 

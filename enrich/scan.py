@@ -21,7 +21,7 @@ from enrich.pii import Entity, PiiFinder
 def load_config(config_dir: str | Path) -> dict[str, Any]:
     """All tagger data files of a configs/tagger directory as one JSON-serialisable dict."""
     root = Path(config_dir)
-    data: dict[str, Any] = {name: yaml.safe_load((root / f"{name}.yaml").read_text(encoding="utf-8")) for name in ("tagger", "pii", "cues", "market", "lang")}
+    data: dict[str, Any] = {name: yaml.safe_load((root / f"{name}.yaml").read_text(encoding="utf-8")) for name in ("pii", "cues", "market", "lang")}
     data["lexicons"] = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((root / "lexicon").glob("*.yaml"))]
     return data
 
@@ -72,10 +72,10 @@ class Analysis:
 
 
 class Scanner:
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, data: dict[str, Any], settings: dict[str, Any]) -> None:
         self.data = data
         self.lang = LanguageGuesser(data["lang"])
-        self.pii = PiiFinder(data["pii"], data["tagger"])
+        self.pii = PiiFinder(data["pii"], settings)
         self.lexicon = Lexicon(lexicon_entries(data))
         self.market = Market(data["market"])
 

@@ -1,60 +1,87 @@
 """The Tagger: what the crawler and `onionwatch tag` call.
 
-Every page gets the character-level scan; only the stretches where token context can change the
-outcome (negation words near a commodity) go through spaCy, in chunks below its length limit.
+It runs the pipeline with `nlp.pipe` and returns each Doc's result. It needs results, not word
+tokens, so its pipeline makes one-token Docs (the component tokenises only the stretches it
+needs) and does not put spans on them; both are spaCy config overrides at load time, so the
+pipeline on disk is the same one `spacy.load` gives anybody else.
 """
 
 from __future__ import annotations
 
 import itertools
-import multiprocessing
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import spacy
 from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.vocab import Vocab
 
+import configs
 from enrich import pipeline
-from enrich.lexicon import Term
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "tagger"
+PAGE_TOKENIZER = "onionwatch.page_tokenizer.v1"
+# the Tagger's run-time overrides of the packaged config
+RESULTS_ONLY: dict[str, Any] = {
+    "nlp": {"tokenizer": {"@tokenizers": PAGE_TOKENIZER}},
+    "components": {pipeline.NAME: {"spans": False}},
+}
+ZONE_DOCS = 4096  # pages per spaCy memory zone: their strings leave the vocabulary afterwards
 
 
-def _chunks(text: str, size: int) -> Iterator[tuple[int, str]]:
-    """(offset, piece) with pieces ≤ size, cut after a newline or space where possible."""
-    start = 0
-    while start < len(text):
-        end = min(len(text), start + size)
-        if end < len(text):
-            cut = max(text.rfind("\n", start, end), text.rfind(" ", start, end))
-            end = cut + 1 if cut > start else end
-        yield start, text[start:end]
-        start = end
+class PageTokenizer:
+    """The whole page as one token: the Tagger's Docs carry the text, not a tokenization."""
+
+    def __init__(self, vocab: Vocab) -> None:
+        self.vocab = vocab
+
+    def __call__(self, text: str) -> Doc:
+        return Doc(self.vocab, words=[text], spaces=[False]) if text else Doc(self.vocab)
+
+    def pipe(self, texts: Iterable[str], batch_size: int = 1000) -> Iterator[Doc]:
+        return map(self, texts)
+
+    # nothing to save: `spacy.load` with RESULTS_ONLY still calls these for the tokenizer
+    def to_disk(self, path: Any, **kwargs: Any) -> None:
+        pass
+
+    def from_disk(self, path: Any, **kwargs: Any) -> "PageTokenizer":
+        return self
+
+    def to_bytes(self, **kwargs: Any) -> bytes:
+        return b""
+
+    def from_bytes(self, data: bytes, **kwargs: Any) -> "PageTokenizer":
+        return self
+
+
+@spacy.registry.tokenizers(PAGE_TOKENIZER)
+def make_page_tokenizer() -> Any:
+    return lambda nlp: PageTokenizer(nlp.vocab)
 
 
 class Tagger:
     def __init__(self, nlp: Language, source: Path) -> None:
-        self.source = source
-        self._use(nlp)
-
-    def _use(self, nlp: Language) -> None:
         self.nlp = nlp
-        self.core: pipeline.TaggerComponent = nlp.get_pipe("onionwatch_tagger")
-        settings = self.core.data["tagger"]
-        self.chunk_chars = min(int(settings["chunk_chars"]), nlp.max_length)
-        self.max_vocab = int(settings["max_vocab_strings"])
-        self.reach = int(settings["offer_window"])
+        self.source = source
+        self.core: pipeline.TaggerComponent = nlp.get_pipe(pipeline.NAME)
+        self.reach = self.core.reach
+        # one-token Docs: spaCy's length guard protects parser/NER memory, and the token pass
+        # works on pieces of at most chunk_chars
+        nlp.max_length = sys.maxsize
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Tagger":
-        """From a packaged pipeline directory (has config.cfg) or a configs/tagger directory."""
-        source = Path(path) if path else DEFAULT_CONFIG
-        return cls(cls._open(source), source)
-
-    @staticmethod
-    def _open(source: Path) -> Language:
-        return spacy.load(source) if (source / "config.cfg").exists() else pipeline.build(source)
+        """From a packaged pipeline directory (has config.cfg) or a configs/tagger directory
+        (default: the one in force, see `configs.path`)."""
+        source = Path(path) if path else configs.path("tagger")
+        if (source / "config.cfg").exists():
+            nlp = spacy.load(source, config=RESULTS_ONLY)
+        else:
+            nlp = pipeline.build(source, config=RESULTS_ONLY)
+        return cls(nlp, source)
 
     def tag(self, text: str) -> dict[str, Any]:
         return self.tag_many([text])[0]
@@ -64,49 +91,14 @@ class Tagger:
         return list(self.iter_tag(texts, batch_size, n_process))
 
     def iter_tag(self, texts: Iterable[str], batch_size: int = 64, n_process: int = 1) -> Iterator[dict[str, Any]]:
-        batches = _batched(texts, batch_size)
-        if n_process <= 1:
-            for batch in batches:
-                yield from self._tag_batch(batch)
-            return
-        ctx = multiprocessing.get_context("fork")
-        # workers are recycled so their spaCy vocabularies stay bounded on long runs
-        with ctx.Pool(n_process, initializer=_init_worker, initargs=(str(self.source),), maxtasksperchild=200) as pool:
-            for results in pool.imap(_worker_batch, batches, chunksize=1):
-                yield from results
-
-    def _tag_batch(self, texts: list[str]) -> list[dict[str, Any]]:
-        analyses = [self.core.scanner.scan(t) for t in texts]
-        pieces = [
-            (a, lo + off, piece)
-            for a in analyses
-            for lo, hi in a.token_windows(self.reach)
-            for off, piece in _chunks(a.text[lo:hi], self.chunk_chars)
-        ]
-        if pieces:
-            docs = self.nlp.pipe((p for _, _, p in pieces), batch_size=len(pieces), disable=["onionwatch_tagger"])
-            for (analysis, offset, _), doc in zip(pieces, docs):
-                analysis.negations += [Term(t.kind, t.category, t.name, t.start + offset, t.end + offset, t.weight) for t in doc._.ow_negations]
-        results = [self.core.decide(a) for a in analyses]
-        if len(self.nlp.vocab.strings) > self.max_vocab:
-            self._use(self._open(self.source))
-        return results
-
-
-def _batched(texts: Iterable[str], size: int) -> Iterator[list[str]]:
-    it = iter(texts)
-    while batch := list(itertools.islice(it, max(1, size))):
-        yield batch
-
-
-_WORKER: Tagger | None = None
-
-
-def _init_worker(source: str) -> None:
-    global _WORKER
-    _WORKER = Tagger.load(source)
-
-
-def _worker_batch(texts: list[str]) -> list[dict[str, Any]]:
-    assert _WORKER is not None
-    return _WORKER._tag_batch(texts)
+        """Lazily, in input order. Every ZONE_DOCS pages run in an `nlp.memory_zone()`, so the
+        vocabulary does not grow with the stream (worker processes last one zone)."""
+        it = iter(texts)
+        while True:
+            done = 0
+            with self.nlp.memory_zone():
+                for doc in self.nlp.pipe(itertools.islice(it, ZONE_DOCS), batch_size=batch_size, n_process=n_process):
+                    done += 1
+                    yield doc._.ow_result
+            if done < ZONE_DOCS:
+                return

@@ -1,6 +1,7 @@
 """The Tagger as a whole: `onionwatch tag` end to end, packaging, chunking, processes, vocab."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -65,10 +66,38 @@ def test_processes_give_the_same_results_in_order(tagger):
     assert tagger.tag_many(texts, batch_size=4, n_process=2) == tagger.tag_many(texts, batch_size=4)
 
 
-def test_vocab_growth_is_bounded(tagger):
+def test_vocab_growth_is_bounded(monkeypatch):
+    """Strings of tagged pages leave the vocabulary with their spaCy memory zone (no reload)."""
+    import enrich.tagger
+
     small = Tagger.load()
-    small.max_vocab = len(small.nlp.vocab.strings) + 50
-    before = small.nlp
-    small.tag_many([" ".join(f"no w{i}x{j}" for j in range(10)) + " ivory for sale " + " ".join(f"no v{i}x{j}" for j in range(10)) for i in range(3)])
-    assert small.nlp is not before
-    assert len(small.nlp.vocab.strings) <= small.max_vocab
+    pages = [" ".join(f"no w{i}x{j}" for j in range(10)) + " ivory for sale " + " ".join(f"no v{i}x{j}" for j in range(10)) for i in range(5)]
+    nlp, baseline = small.nlp, len(small.nlp.vocab.strings)
+    monkeypatch.setattr(enrich.tagger, "ZONE_DOCS", 2)  # 5 pages: three zones
+    results = small.tag_many(pages)
+    assert small.nlp is nlp and len(nlp.vocab.strings) == baseline
+    assert results == [small.tag(p) for p in pages] and all(r["categories"] == ["wildlife"] for r in results)
+    list(nlp.pipe(pages))  # the same pages outside a memory zone: the token pass does add strings
+    assert len(nlp.vocab.strings) > baseline + 100
+
+
+def test_thresholds_are_the_factory_config_and_travel_in_config_cfg(tmp_path, tagger):
+    enrich.package(ROOT / "configs" / "tagger", tmp_path / "pipe")
+    cfg = spacy.util.load_config(tmp_path / "pipe" / "config.cfg")
+    component = cfg["components"]["onionwatch_tagger"]
+    assert component["factory"] == "onionwatch_tagger" and cfg["nlp"]["pipeline"] == ["onionwatch_tagger"]
+    assert (component["min_score"], component["offer_window"], component["dump"]["min_entities"]) == (0.5, 160, 5)
+    # a setting changed the spaCy way (config override at load) changes what is reported
+    strict = spacy.load(tmp_path / "pipe", config={"components": {"onionwatch_tagger": {"min_score": 0.99}}})
+    assert tagger.tag(PAGES[2])["entities"] and not strict(PAGES[2])._.ow_result["entities"]
+
+
+def test_default_data_is_found_at_call_time(tmp_path, monkeypatch):
+    shutil.copytree(ROOT / "configs" / "tagger", tmp_path / "tagger")
+    lexicon = tmp_path / "tagger" / "lexicon" / "wildlife.yaml"
+    lexicon.write_text(lexicon.read_text(encoding="utf-8").replace("pangolin", "pangolinx"), encoding="utf-8")
+    text = "Pangolin scales for sale, price $50 per kg"
+    assert Tagger.load().tag(text)["categories"] == ["wildlife"]
+    monkeypatch.setenv("ONIONWATCH_CONFIGS", str(tmp_path))
+    assert Tagger.load().source == tmp_path / "tagger"
+    assert Tagger.load().tag(text)["categories"] == []
