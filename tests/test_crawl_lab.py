@@ -134,3 +134,20 @@ def test_stop_and_resume_with_jobdir(lab, tmp_path) -> None:  # noqa: ANN001
     spec = next(s for s in load_sites() if s.role == "market")
     got = {urlsplit(u).path + (f"?{urlsplit(u).query}" if urlsplit(u).query else "") for u in a | b}
     assert expected_pages(spec, {s["name"]: s["onion"] for s in lab["sites"]}) <= got
+
+
+# What a user must not see without --verbose: the framework's own log lines.
+NOISE = ("elastic_transport", "ScrapyDeprecationWarning", "install_root_handler", "is experimental",
+         "[scrapy", "[twisted", " ERROR", " INFO", " DEBUG", "Traceback")
+
+
+def test_stderr_is_onionwatchs_own_words(crawl) -> None:  # noqa: ANN001
+    """Progress and outcomes in onionwatch's words; no redraws off a terminal."""
+    stderr = crawl["stderr"]
+    assert "\r" not in stderr, "progress redraws only on a terminal"
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    noisy = [line for line in lines if any(n in line for n in NOISE)]
+    assert not noisy, noisy[:5]
+    own = ("crawling: ", "network guard installed", "warning: ")
+    assert all(line.startswith(own) for line in lines), [line for line in lines if not line.startswith(own)][:5]
+    assert any(line.startswith("crawling: ") for line in lines)

@@ -54,19 +54,19 @@ class OnionSpider(scrapy.Spider):
         # Request once, not ~25 times (the dupefilter stays the authority; this is bounded).
         self.recent_links: OrderedDict[str, None] = OrderedDict()
 
-    @classmethod
-    def from_crawler(cls, crawler, *args, **kwargs):  # noqa: ANN001, ANN206
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        s = crawler.settings
-        spider.discover = s.getbool("ONIONWATCH_DISCOVER")  # follow links to other onions
-        spider.follow = s.getbool("ONIONWATCH_FOLLOW_LINKS")  # follow links within an onion
-        spider.depth_limit = s.getint("DEPTH_LIMIT")  # Scrapy's DepthMiddleware enforces it
-        spider.max_query_params = s.getint("ONIONWATCH_MAX_QUERY_PARAMS")
-        spider.max_text = s.getint("ONIONWATCH_MAX_TEXT_CHARS")
-        spider.media_ext = tuple(s.getlist("ONIONWATCH_MEDIA_EXTENSIONS"))
-        return spider
+    def _configure(self) -> None:
+        """Read the crawl settings. Not in from_crawler: Scrapy creates the spider before the
+        add-ons (crawler.addons.OnionCrawl) have put their settings in place."""
+        s = self.crawler.settings
+        self.discover = s.getbool("ONIONWATCH_DISCOVER")  # follow links to other onions
+        self.follow = s.getbool("ONIONWATCH_FOLLOW_LINKS")  # follow links within an onion
+        self.depth_limit = s.getint("DEPTH_LIMIT")  # Scrapy's DepthMiddleware enforces it
+        self.max_query_params = s.getint("ONIONWATCH_MAX_QUERY_PARAMS")
+        self.max_text = s.getint("ONIONWATCH_MAX_TEXT_CHARS")
+        self.media_ext = tuple(s.getlist("ONIONWATCH_MEDIA_EXTENSIONS"))
 
     async def start(self):  # noqa: ANN201
+        self._configure()
         for url in self.seed_urls:
             request = self._request(url)
             if request is not None:
