@@ -124,6 +124,8 @@ class Journal:
         self._roll_pending = False
         self._fd: int | None = None
         self._fd_path: Path | None = None
+        self._lock_fd: int | None = None
+        self._lock_pid = 0
         self._state: tuple[Path | None, int, int, str] | None = None  # (segment, size, seq, hash)
 
     # -- segments -------------------------------------------------------------------------
@@ -141,13 +143,14 @@ class Journal:
     # -- writing --------------------------------------------------------------------------
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        if self._lock_fd is None or self._lock_pid != os.getpid():  # a forked child opens its own
+            self._lock_fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+            self._lock_pid = os.getpid()
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _tail_state(self) -> tuple[Path | None, int, int, str]:
         """(last segment, its size, last seq, last hash), repairing a torn last line."""
@@ -259,6 +262,9 @@ class Journal:
         if self._fd is not None:
             os.close(self._fd)
             self._fd, self._fd_path = None, None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def __enter__(self) -> "Journal":
         return self
