@@ -1,7 +1,8 @@
 """Tagging: page text → categories (offers only), validated personal data, offers, evidence.
 
-Imports nothing else of onionwatch. `import enrich` registers the spaCy factories, so a packaged
-pipeline directory can then be opened with `spacy.load`.
+Imports nothing of onionwatch but the data package `configs` (to find configs/tagger).
+`import enrich` registers the spaCy factory, so a packaged pipeline directory can then be opened
+with `spacy.load`.
 """
 
 from enrich.pipeline import build, package

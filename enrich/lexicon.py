@@ -14,7 +14,7 @@ import ahocorasick
 
 @dataclass(slots=True)
 class Term:
-    kind: str  # commodity | sale_cue | negative_cue | negator | blocker
+    kind: str  # commodity | sale_cue | negative_cue | negator | sense (blockers only remove commodities)
     category: str | None  # commodity category; None for cues
     name: str  # canonical commodity, or the lexicon term itself
     start: int
