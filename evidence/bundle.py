@@ -142,8 +142,21 @@ def build(out: str | os.PathLike[str], captures: list[Capture], opts: Options, *
     if root.exists() and any(root.iterdir()):
         raise BundleError(f"{root} is not empty; give a new directory")
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if renderer is None and opts.screenshots:
-        from evidence.render import render as renderer
+    owned = None
+    if renderer is None and opts.screenshots and captures:
+        from evidence.render import Renderer
+
+        owned = Renderer(isolate=opts.isolate)  # one browser for the whole bundle
+        renderer = owned.render
+    try:
+        return _build(root, captures, opts, journal, renderer)
+    finally:
+        if owned is not None:
+            owned.close()
+
+
+def _build(root: Path, captures: list[Capture], opts: Options, journal: Journal | None,
+           renderer: Callable[..., Any] | None) -> Result:
     created = utc_now()
     crawls = sorted({str(c.page.get("crawl_id") or "?") for c in captures})
     entries: list[dict[str, Any]] = []

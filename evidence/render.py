@@ -136,34 +136,49 @@ def _command(binary: str, profile: str, width: int, isolate: bool) -> list[str]:
     return cmd
 
 
-def render(html: str, png: str | os.PathLike[str], *, pdf: str | os.PathLike[str] | None = None, width: int = 1280,
-           max_height: int = 12000, isolate: bool = True, timeout: float = 60.0) -> RenderResult:
-    """Render an (already sanitised) HTML document to PNG, and PDF if asked."""
-    if len(html) > MAX_HTML:
-        raise RenderError(f"document of {len(html)} characters is over the {MAX_HTML} cap")
-    binary = chromium_path()
-    if not binary:
-        raise RenderError("Chromium not found (apt-get install chromium, or set ONIONWATCH_CHROMIUM)")
-    png_path, pdf_path = Path(png), Path(pdf) if pdf else None
-    blocked: list[str] = []
-    to_child_r, to_child_w = os.pipe()
-    from_child_r, from_child_w = os.pipe()
+class Renderer:
+    """One headless Chromium for many pages (a fresh tab each); use as a context manager."""
 
-    def wire_fds() -> None:  # child side: the protocol wants fd 3 (in) and fd 4 (out)
-        a, b = os.dup(to_child_r), os.dup(from_child_w)
-        os.dup2(a, 3)
-        os.dup2(b, 4)
+    def __init__(self, *, width: int = 1280, max_height: int = 12000, isolate: bool = True,
+                 timeout: float = 60.0) -> None:
+        binary = chromium_path()
+        if not binary:
+            raise RenderError("Chromium not found (apt-get install chromium, or set ONIONWATCH_CHROMIUM)")
+        self.width, self.max_height, self.isolate, self.timeout = width, max_height, isolate, timeout
+        self._profile = tempfile.TemporaryDirectory(prefix="ow-render-")
+        os.chmod(self._profile.name, 0o700)
+        self._stderr = tempfile.TemporaryFile()  # a file, not a pipe: Chromium's chatter cannot block it
+        to_child_r, self._to_child = os.pipe()
+        self._from_child, from_child_w = os.pipe()
 
-    with tempfile.TemporaryDirectory(prefix="ow-render-") as profile:
-        os.chmod(profile, 0o700)
-        proc = subprocess.Popen(_command(binary, profile, width, isolate), preexec_fn=wire_fds, close_fds=False,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        def wire_fds() -> None:  # child side: the protocol wants fd 3 (in) and fd 4 (out)
+            a, b = os.dup(to_child_r), os.dup(from_child_w)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+
+        self._proc = subprocess.Popen(_command(binary, self._profile.name, width, isolate), preexec_fn=wire_fds,
+                                      close_fds=False, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=self._stderr)
         os.close(to_child_r)
         os.close(from_child_w)
-        cdp = _Pipe(to_child_w, from_child_r, time.monotonic() + timeout)
+        self._cdp = _Pipe(self._to_child, self._from_child, time.monotonic() + timeout)
+
+    def render(self, html: str, png: str | os.PathLike[str], *, pdf: str | os.PathLike[str] | None = None,
+               isolate: bool | None = None) -> RenderResult:
+        """Render one (already sanitised) HTML document to PNG, and PDF if asked."""
+        if isolate is not None and isolate != self.isolate:
+            raise RenderError("this renderer was started with isolate=%s" % self.isolate)
+        if len(html) > MAX_HTML:
+            raise RenderError(f"document of {len(html)} characters is over the {MAX_HTML} cap")
+        png_path, pdf_path = Path(png), Path(pdf) if pdf else None
+        blocked: list[str] = []
+        cdp = self._cdp
+        cdp.deadline = time.monotonic() + self.timeout
         session: str | None = None
 
         def on_event(msg: dict[str, Any]) -> None:
+            if msg.get("sessionId") != session:
+                return
             method, params = msg.get("method"), msg.get("params", {})
             if method == "Fetch.requestPaused":
                 if params["request"]["url"] not in blocked:
@@ -175,49 +190,81 @@ def render(html: str, png: str | os.PathLike[str], *, pdf: str | os.PathLike[str
                 if url and not url.startswith("about:") and url not in blocked:
                     blocked.append(url)
 
+        target = None
         try:
             target = cdp.call("Target.createTarget", {"url": "about:blank"})["targetId"]
             session = cdp.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
             for method, params in (("Emulation.setScriptExecutionDisabled", {"value": True}),
                                    ("Network.enable", {}),
                                    ("Network.emulateNetworkConditions", {"offline": True, "latency": 0,
-                                                                         "downloadThroughput": 0, "uploadThroughput": 0}),
+                                                                         "downloadThroughput": 0,
+                                                                         "uploadThroughput": 0}),
                                    ("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}),
                                    ("Page.enable", {})):
                 cdp.call(method, params, session, on_event)
             frame = cdp.call("Page.getFrameTree", {}, session, on_event)["frameTree"]["frame"]["id"]
             cdp.events.clear()
             cdp.call("Page.setDocumentContent", {"frameId": frame, "html": html}, session, on_event)
-            cdp.wait_event("Page.loadEventFired", on_event, timeout=min(10.0, timeout / 3))
+            cdp.wait_event("Page.loadEventFired", on_event, timeout=min(10.0, self.timeout / 3))
             metrics = cdp.call("Page.getLayoutMetrics", {}, session, on_event)
             size = metrics.get("cssContentSize") or metrics.get("contentSize") or {}
             full = max(1, int(size.get("height", 1000)))
-            height = min(full, max_height)
-            cdp.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
-                                                            "mobile": False}, session, on_event)
+            height = min(full, self.max_height)
+            cdp.call("Emulation.setDeviceMetricsOverride", {"width": self.width, "height": height,
+                                                            "deviceScaleFactor": 1, "mobile": False}, session, on_event)
             shot = cdp.call("Page.captureScreenshot", {"format": "png", "fromSurface": True}, session, on_event)
             png_path.write_bytes(base64.b64decode(shot["data"]))
             if pdf_path:
                 printed = cdp.call("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True},
                                    session, on_event)
                 pdf_path.write_bytes(base64.b64decode(printed["data"]))
-            try:
-                cdp.call("Browser.close", {}, None, on_event)
-            except RenderError:
-                pass
-        except (OSError, KeyError) as exc:
-            raise RenderError(f"rendering failed: {type(exc).__name__}: {exc}") from exc
+        except (OSError, KeyError, ValueError) as exc:
+            raise RenderError(f"rendering failed: {type(exc).__name__}: {exc}; {self._chatter()}") from exc
+        except RenderError as exc:
+            raise RenderError(f"{exc}; {self._chatter()}") from exc
         finally:
-            os.close(to_child_w)
-            os.close(from_child_r)
+            if target is not None and self._proc.poll() is None:
+                try:
+                    cdp.call("Target.closeTarget", {"targetId": target}, None, on_event)
+                except (RenderError, OSError):
+                    pass
+            cdp.events.clear()
+        return RenderResult(png_path, pdf_path, self.width, height, full > self.max_height, blocked, self.isolate)
+
+    def _chatter(self) -> str:
+        self._stderr.seek(0)
+        tail = self._stderr.read()[-400:].decode("utf-8", "replace")
+        return f"Chromium exit {self._proc.poll()}, stderr: {tail}" if tail else f"Chromium exit {self._proc.poll()}"
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
             try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-            err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
-            if proc.stderr:
-                proc.stderr.close()
-        if not png_path.exists():
-            raise RenderError(f"Chromium produced no picture; stderr: {err[-500:]}")
-    return RenderResult(png_path, pdf_path, width, height, full > max_height, blocked, isolate)
+                self._cdp.deadline = time.monotonic() + 5
+                self._cdp.call("Browser.close")
+            except (RenderError, OSError):
+                pass
+        for fd in (self._to_child, self._from_child):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        try:
+            self._proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(5)
+        self._stderr.close()
+        self._profile.cleanup()
+
+    def __enter__(self) -> "Renderer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def render(html: str, png: str | os.PathLike[str], *, pdf: str | os.PathLike[str] | None = None, width: int = 1280,
+           max_height: int = 12000, isolate: bool = True, timeout: float = 60.0) -> RenderResult:
+    """Render one (already sanitised) HTML document with a Chromium of its own."""
+    with Renderer(width=width, max_height=max_height, isolate=isolate, timeout=timeout) as r:
+        return r.render(html, png, pdf=pdf)
