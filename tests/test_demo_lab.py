@@ -1,4 +1,4 @@
-"""Issue 3's done-when, end to end: the demo crawls the lab through Tor into the local
+"""The demo end to end: it crawls the lab through Tor into the local
 Elasticsearch, `search pangolin` finds the market's offers (not the news report as an
 offer), a PII value is findable by hash only, and a re-run changes no counts."""
 
@@ -11,6 +11,7 @@ import pytest
 from tests.fixtures_lab import lab_env, run_onionwatch
 
 pytestmark = pytest.mark.slow
+STDERR: list[str] = []  # what each demo run printed on stderr
 
 
 @pytest.fixture(scope="module")
@@ -19,12 +20,27 @@ def demo_home(lab, tmp_path_factory):  # noqa: ANN001, ANN201
     env = lab_env(lab, home)
     env.pop("ONIONWATCH_ES_URL", None)
     runs = []
+    stderr = []
     for _ in range(2):
         proc = run_onionwatch(["demo", "--keep", "--json", "--timeout", "6"], env)
         assert proc.returncode == 0, proc.stderr[-3000:]
         runs.append(json.loads(proc.stdout))
+        stderr.append(proc.stderr)
+    STDERR[:] = stderr
     yield env, runs
     run_onionwatch(["es", "down"], env)
+
+
+def test_demo_prints_no_framework_noise(demo_home) -> None:  # noqa: ANN001
+    """Indexing into Elasticsearch and crawling through Tor, the user sees onionwatch's own
+    words only: no per-request client log, no Scrapy log, no deprecation warnings."""
+    noise = ("elastic_transport", "HEAD http", "POST http", "PUT http", "Scrapy", "scrapy.", "[twisted",
+             "DeprecationWarning", "is experimental", " INFO", " DEBUG", "ERROR", "Traceback")
+    assert len(STDERR) == 2
+    for stderr in STDERR:
+        noisy = [line for line in stderr.splitlines() if any(n in line for n in noise)]
+        assert not noisy, noisy[:5]
+        assert "crawling: " in stderr and "\r" not in stderr
 
 
 def test_demo_stores_everything_and_is_idempotent(demo_home) -> None:  # noqa: ANN001

@@ -1,4 +1,4 @@
-"""Issue 5 done-when, on the real lab (private Tor network) with one crawl into Elasticsearch:
+"""On the real lab (private Tor network) with one crawl into Elasticsearch:
 `check --all` records the lab's services as up, a withdrawn service is down with Tor's
 reason, `stats onions` draws the history, and a new leaked-data listing on the market fires
 exactly one webhook POST and one email on the next `alerts run`, and none on the run after.
