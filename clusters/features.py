@@ -63,11 +63,12 @@ def template_hash(html: str | bytes | None) -> str | None:
     sites running the same market software do too, so it only supports a text match."""
     if not html:
         return None
-    from lxml import html as lxml_html  # lxml ships with Scrapy
+    from lxml import etree  # lxml ships with Scrapy
+    from lxml import html as lxml_html
 
     try:
         root = lxml_html.fromstring(html if isinstance(html, bytes) else html.encode("utf-8", "replace"))
-    except (ValueError, TypeError, Exception):  # lxml raises ParserError / XMLSyntaxError on junk
+    except (ValueError, TypeError, etree.LxmlError):  # ParserError / XMLSyntaxError on junk
         return None
     paths: set[str] = set()
 

@@ -4,22 +4,26 @@ One *lifespan* document per counted unit (an onion address, or a site = the addr
 cluster) carries what the counts need, precomputed from services, checks and site
 assignments: ``first_seen``, ``last_alive``, ``up_days`` (UTC days with a successful check),
 ``down_since`` (the first failed check after the last sign of life), ``seized_at``,
-``lifetime_days``, categories and languages. Every count is then a *document count* of a
-``filters`` aggregation (one range filter per interval) or of a ``terms`` bucket on a
-single-shard index — exact at any size, unlike the ``cardinality`` aggregation that
+``lifetime_days``, categories and languages. Every count is then an exact *document count*:
+date_histogram buckets on single-valued dates (first_seen, seized_at, last_alive x
+down_since), date_histogram on ``up_days`` (a document counts once per bucket however many
+of its days fall in it) and exhaustive ``terms`` buckets (checked: no ``sum_other_doc_count``)
+on a single-shard index — exact at any size, unlike the ``cardinality`` aggregation that
 ``index.checks.onion_stats`` uses over check documents (HyperLogLog++: exact in practice
-below its 40,000 precision threshold, an estimate with up to a few percent error above).
+below its 40,000 precision threshold, an estimate above; bench/stats_bench.py measures by
+how much).
 
 Definitions, per interval [start, end) (UTC days, ISO weeks, calendar months):
 
 - ``known``: first seen before ``end``;
 - ``new`` (births): first seen inside the interval;
 - ``alive``: at least one successful check inside the interval;
-- ``gone`` (deaths, with the N-interval rule, N = ``gone_after``): the unit was last alive
-  N intervals earlier, i.e. N intervals in a row without a successful check end here, and a
-  failed check after its last sign of life proves it was looked for. A unit that came back
-  is not dead: deaths are final deaths as of the data. Seized units are counted as seized,
-  never as gone. A checker that did not run makes nothing gone;
+- ``gone`` (deaths, with the N-interval rule, N = ``gone_after``): counted once, in the
+  interval N after the one of its last sign of life (N intervals in a row without a
+  successful check end there) — or later, in the interval of its first failed check, if
+  nobody looked earlier: a failed check after the last sign of life must prove it was
+  looked for, so a checker that did not run makes nothing gone. A unit that came back is
+  not dead: deaths are final deaths as of the data. Seized units count as seized, not gone;
 - ``seized``: the unit's seizure banner was first seen inside the interval (a site is
   seized when a member was seized and no member answered normally after that);
 - for sites, clones (``role`` clone) are sites of their own but are left out of the site
@@ -29,8 +33,9 @@ Definitions, per interval [start, end) (UTC days, ISO weeks, calendar months):
 from __future__ import annotations
 
 import statistics
+import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from elasticsearch import Elasticsearch
@@ -41,6 +46,7 @@ from index.checks import INTERVALS, Bucket, buckets, floor_interval, next_interv
 from index.names import Names, parse_time
 
 LIFESPANS = "lifespans"
+TALLY = "tally"  # unit of the documents caching per-bucket aggregation results
 UNITS = {"addresses": "address", "sites": "site"}
 BY_FIELDS = {"category": "categories", "lang": "langs"}
 LIFETIME_BINS = (0, 7, 30, 90, 180, 365)  # days; the last bin is open-ended
@@ -185,7 +191,7 @@ def write_lifespans(es: Elasticsearch, names: Names, docs: Iterable[Mapping[str,
     deleted = 0
     if replace and not failed:
         es.indices.refresh(index=alias)
-        stale = [i for i in _all_ids(es, alias) if i not in seen]
+        stale = [i for i in _all_ids(es, alias) if i not in seen and not i.startswith(f"{TALLY}:")]
         for i in range(0, len(stale), 1000):
             resp = es.bulk(operations=[{"delete": {"_index": alias, "_id": x}} for x in stale[i:i + 1000]])
             deleted += sum(1 for it in resp["items"] if it["delete"].get("result") == "deleted")
@@ -266,10 +272,19 @@ def refresh(es: Elasticsearch, names: Names, sites: Mapping[str, Mapping[str, An
     """Rebuild every lifespan document from services, checks and site assignments."""
     hist = histories(es, names, sites)
     result = write_lifespans(es, names, lifespan_docs(hist))
-    return dict(result, services=len(hist))
+    took = store_tallies(es, names) if not result["failed"] else {}
+    return dict(result, services=len(hist), tally_seconds=took)
 
 
 # -- counting ------------------------------------------------------------------------------
+#
+# One aggregation request per (unit, interval) returns a *tally*: exact per-bucket document
+# counts from date_histograms (first_seen, up_days, seized_at, and last_alive x down_since for
+# the deaths), overall and per category and language (terms buckets, checked exhaustive).
+# Rows for any window and any N are arithmetic on the tally, so ``refresh`` stores the tallies
+# (docs ``unit = tally``) and a stats request reads one document instead of aggregating over
+# every service again; ``counts(..., cached=False)`` always aggregates live.
+
 
 def _range(field_: str, gte: datetime | None = None, lt: datetime | None = None) -> dict[str, Any]:
     bounds = {}
@@ -280,43 +295,117 @@ def _range(field_: str, gte: datetime | None = None, lt: datetime | None = None)
     return {"range": {field_: bounds}}
 
 
-def _bucket_filters(spans: list[Bucket], interval: str, gone_after: int) -> dict[str, Any]:
-    """filters aggregations: one named filter per interval and measure (all doc counts)."""
-    known, new, alive, gone, seized = {}, {}, {}, {}, {}
+def _dh(field_: str, interval: str, **sub: Any) -> dict[str, Any]:
+    agg: dict[str, Any] = {"date_histogram": {"field": field_, "calendar_interval": interval, "time_zone": "UTC",
+                                              "min_doc_count": 1}}
+    if sub:
+        agg["aggs"] = sub
+    return agg
+
+
+def _measures(interval: str) -> dict[str, Any]:
     not_seized = {"bool": {"must_not": [{"exists": {"field": "seized_at"}}]}}
-    for i, b in enumerate(spans):
-        k = str(i)
-        known[k] = _range("first_seen", lt=b.end)
-        new[k] = _range("first_seen", b.start, b.end)
-        alive[k] = _range("up_days", b.start, b.end)
-        w0 = next_interval(b.start, interval, -gone_after)
-        w1 = next_interval(w0, interval, 1)
-        gone[k] = {"bool": {"filter": [not_seized], "should": [
-            {"bool": {"filter": [_range("last_alive", w0, w1), _range("down_since", lt=b.end)]}},
-            {"bool": {"filter": [_range("last_alive", lt=w0), _range("down_since", b.start, b.end)]}},
-        ], "minimum_should_match": 1}}
-        seized[k] = _range("seized_at", b.start, b.end)
-    return {name: {"filters": {"filters": f}} for name, f in
-            (("known", known), ("new", new), ("alive", alive), ("gone", gone), ("seized", seized))}
+    return {
+        "first": _dh("first_seen", interval),
+        "up": _dh("up_days", interval),
+        "seized": _dh("seized_at", interval),
+        "dead": {"filter": {"bool": {"filter": [{"exists": {"field": "down_since"}}, not_seized]}},
+                 "aggs": {"last": _dh("last_alive", interval, down=_dh("down_since", interval))}},
+    }
 
 
-def _rows(aggs: Mapping[str, Any], spans: list[Bucket], category: str | None,
-          clones: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    rows = []
-    for i, b in enumerate(spans):
-        k = str(i)
-        row = {"start": _iso(b.start), "end": _iso(b.end), "category": category}
-        for m in ("known", "alive", "new", "gone", "seized"):
-            row[m] = int(aggs[m]["buckets"][k]["doc_count"])
-        if clones is not None:
-            row["clones"] = int(clones["buckets"][k]["doc_count"])
-        rows.append(row)
-    return rows
+def _read(node: Mapping[str, Any]) -> dict[str, Any]:
+    def hist(h: Mapping[str, Any]) -> dict[str, int]:
+        return {str(b["key"]): int(b["doc_count"]) for b in h["buckets"] if b["doc_count"]}
+
+    return {"first": hist(node["first"]), "up": hist(node["up"]), "seized": hist(node["seized"]),
+            "dead": [[int(b["key"]), int(d["key"]), int(d["doc_count"])]
+                     for b in node["dead"]["last"]["buckets"] for d in b["down"]["buckets"] if d["doc_count"]]}
 
 
 def _check_exact(terms: Mapping[str, Any], what: str) -> None:
     if terms.get("sum_other_doc_count") or terms.get("doc_count_error_upper_bound"):
         raise RuntimeError(f"{what}: terms aggregation was not exhaustive; counts would not be exact")
+
+
+def tally(es: Elasticsearch, names: Names, *, unit: str, interval: str) -> dict[str, Any]:
+    """Aggregate one (unit, interval) tally live: {all, by: {category: {value: t}, lang: {...}},
+    clones: {...}}, where each t holds bucket-start (epoch ms) -> count maps."""
+    if unit not in UNITS:
+        raise ValueError(f"unit must be one of {tuple(UNITS)}, not {unit!r}")
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {INTERVALS}, not {interval!r}")
+    m = _measures(interval)
+    per = {f"by_{by}": {"terms": {"field": f, "size": 1000}, "aggs": m} for by, f in BY_FIELDS.items()}
+    first = {"first": _dh("first_seen", interval)}
+    clone_by = {f"by_{by}": {"terms": {"field": f, "size": 1000}, "aggs": first} for by, f in BY_FIELDS.items()}
+    # a clone is an address like any other, but not a site of the count (see the module docstring)
+    main = {"bool": {"must_not": [{"term": {"role": "clone"}}]}} if unit == "sites" else {"match_all": {}}
+    aggs = {"main": {"filter": main, "aggs": {**m, **per}},
+            "clones": {"filter": {"term": {"role": "clone"}}, "aggs": {**first, **clone_by}}}
+    resp = es.search(index=names.alias(LIFESPANS), size=0, query={"term": {"unit": UNITS[unit]}}, aggs=aggs)
+    main, clones = resp["aggregations"]["main"], resp["aggregations"]["clones"]
+    out: dict[str, Any] = {"unit": unit, "interval": interval, "all": _read(main), "by": {}, "clones": {}}
+    out["clones"]["all"] = {str(b["key"]): int(b["doc_count"]) for b in clones["first"]["buckets"]}
+    for by in BY_FIELDS:
+        _check_exact(main[f"by_{by}"], by)
+        _check_exact(clones[f"by_{by}"], by)
+        out["by"][by] = {b["key"]: _read(b) for b in main[f"by_{by}"]["buckets"]}
+        out["clones"][by] = {b["key"]: {str(x["key"]): int(x["doc_count"]) for x in b["first"]["buckets"]}
+                             for b in clones[f"by_{by}"]["buckets"]}
+    return out
+
+
+def _ordinal(ms: int | datetime, interval: str) -> int:
+    """Interval number of a time (consecutive intervals have consecutive numbers)."""
+    dt = ms if isinstance(ms, datetime) else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    if interval == "month":
+        return dt.year * 12 + dt.month - 1
+    days = (floor_interval(dt, "day") - datetime(2000, 1, 3, tzinfo=timezone.utc)).days  # a Monday
+    return days if interval == "day" else days // 7
+
+
+def _rows_from(t: Mapping[str, Any], clones: Mapping[str, int] | None, spans: list[Bucket], interval: str,
+               gone_after: int, label: str | None) -> list[dict[str, Any]]:
+    first = {_ordinal(int(k), interval): v for k, v in t["first"].items()}
+    up = {_ordinal(int(k), interval): v for k, v in t["up"].items()}
+    seized = {_ordinal(int(k), interval): v for k, v in t["seized"].items()}
+    gone: dict[int, int] = {}
+    for la, ds, n in t["dead"]:
+        i = max(_ordinal(la, interval) + gone_after, _ordinal(ds, interval))
+        gone[i] = gone.get(i, 0) + n
+    clone_first = {_ordinal(int(k), interval): v for k, v in (clones or {}).items()}
+    rows = []
+    for b in spans:
+        i = _ordinal(b.start, interval)
+        row = {"start": _iso(b.start), "end": _iso(b.end), "category": label,
+               "known": sum(v for k, v in first.items() if k <= i), "alive": up.get(i, 0), "new": first.get(i, 0),
+               "gone": gone.get(i, 0), "seized": seized.get(i, 0)}
+        if clones is not None:
+            row["clones"] = sum(v for k, v in clone_first.items() if k <= i)
+        rows.append(row)
+    return rows
+
+
+def store_tallies(es: Elasticsearch, names: Names) -> dict[str, float]:
+    """Aggregate and store every (unit, interval) tally; returns seconds per tally."""
+    alias = names.alias(LIFESPANS)
+    took: dict[str, float] = {}
+    now = _iso(datetime.now(timezone.utc))
+    for unit in UNITS:
+        for interval in INTERVALS:
+            t0 = time.perf_counter()
+            t = tally(es, names, unit=unit, interval=interval)
+            es.index(index=alias, id=f"{TALLY}:{unit}:{interval}",
+                     document={"unit": TALLY, "key": f"{unit}:{interval}", "tally": t, "updated_at": now})
+            took[f"{unit}/{interval}"] = time.perf_counter() - t0
+    es.indices.refresh(index=alias)
+    return took
+
+
+def stored_tally(es: Elasticsearch, names: Names, unit: str, interval: str) -> dict[str, Any] | None:
+    resp = es.options(ignore_status=404).get(index=names.alias(LIFESPANS), id=f"{TALLY}:{unit}:{interval}")
+    return resp["_source"]["tally"] if resp.get("found") else None
 
 
 def counts(
@@ -331,54 +420,34 @@ def counts(
     values: Sequence[str] | None = None,
     category: str | None = None,
     gone_after: int = 2,
+    cached: bool = True,
 ) -> list[dict[str, Any]]:
     """Per interval {start, end, category, known, alive, new, gone, seized} (+ ``clones`` for
     sites). ``by`` ("category" or "lang") gives one row per value and interval, for the
-    ``values`` given (zeros where nothing matches) or every value found. One request."""
-    if unit not in UNITS:
-        raise ValueError(f"unit must be one of {tuple(UNITS)}, not {unit!r}")
-    if interval not in INTERVALS:
-        raise ValueError(f"interval must be one of {INTERVALS}, not {interval!r}")
+    ``values`` given (zeros where nothing matches) or every value found; ``category`` limits
+    the rows to one category. ``cached`` reads the tally ``refresh`` stored, if any."""
     if by is not None and by not in BY_FIELDS:
         raise ValueError(f"by must be one of {tuple(BY_FIELDS)}, not {by!r}")
     if gone_after < 1:
         raise ValueError("gone_after must be at least 1")
+    if unit not in UNITS:
+        raise ValueError(f"unit must be one of {tuple(UNITS)}, not {unit!r}")
     spans = buckets(interval, since, until)
-    measures = _bucket_filters(spans, interval, gone_after)
-    filt: list[dict[str, Any]] = [{"term": {"unit": UNITS[unit]}}]
-    if category:
-        filt.append({"term": {"categories": category}})
-    aggs: dict[str, Any] = {}
-    if unit == "sites":
-        aggs["clones"] = {"filter": {"term": {"role": "clone"}},
-                          "aggs": {"known": {"filters": {"filters": {
-                              str(i): _range("first_seen", lt=b.end) for i, b in enumerate(spans)}}}}}
-        aggs["sites"] = {"filter": {"bool": {"must_not": [{"term": {"role": "clone"}}]}}, "aggs": measures}
-        if by:
-            aggs["sites"]["aggs"] = {"by": {"terms": {"field": BY_FIELDS[by], "size": 1000}, "aggs": measures}}
-            aggs["clones"]["aggs"] = {"by": {"terms": {"field": BY_FIELDS[by], "size": 1000},
-                                             "aggs": aggs["clones"]["aggs"]}}
-    elif by:
-        aggs["by"] = {"terms": {"field": BY_FIELDS[by], "size": 1000}, "aggs": measures}
-    else:
-        aggs = measures
-    resp = es.search(index=names.alias(LIFESPANS), size=0, query={"bool": {"filter": filt}}, aggs=aggs)
-    got = resp["aggregations"]
-    if unit == "sites":
-        top, clones_top = got["sites"], got["clones"]
-    else:
-        top, clones_top = got, None
+    t = stored_tally(es, names, unit, interval) if cached else None
+    t = t or tally(es, names, unit=unit, interval=interval)
+    sites_unit = unit == "sites"
+    empty = {"first": {}, "up": {}, "seized": {}, "dead": []}
+    if category and not by:
+        return _rows_from(t["by"]["category"].get(category, empty),
+                          t["clones"]["category"].get(category, {}) if sites_unit else None,
+                          spans, interval, gone_after, category)
     if not by:
-        return _rows(top, spans, category, clones_top["known"] if clones_top else None)
-    _check_exact(top["by"], by)
-    found = {b["key"]: b for b in top["by"]["buckets"]}
-    clone_found = {b["key"]: b["known"] for b in clones_top["by"]["buckets"]} if clones_top else {}
-    empty = {m: {"buckets": {str(i): {"doc_count": 0} for i in range(len(spans))}}
-             for m in ("known", "alive", "new", "gone", "seized")}
+        return _rows_from(t["all"], t["clones"]["all"] if sites_unit else None, spans, interval, gone_after, None)
+    found = t["by"][by]
     rows: list[dict[str, Any]] = []
     for value in (values if values is not None else sorted(found)):
-        zero_clones = empty["known"] if clones_top is not None else None
-        rows += _rows(found.get(value, empty), spans, value, clone_found.get(value, zero_clones))
+        rows += _rows_from(found.get(value, empty), t["clones"][by].get(value, {}) if sites_unit else None,
+                           spans, interval, gone_after, value)
     return rows
 
 
@@ -407,7 +476,7 @@ def lifetimes(
     ], "minimum_should_match": 1}}
     days = {"terms": {"field": "lifetime_days", "size": 100000}}
     sub = {"ended": {"filter": ended, "aggs": {"days": days}}}
-    filt = [{"term": {"unit": UNITS[unit]}}]
+    filt: list[dict[str, Any]] = [{"term": {"unit": UNITS[unit]}}]
     if unit == "sites":
         filt.append({"bool": {"must_not": [{"term": {"role": "clone"}}]}})
     aggs: dict[str, Any] = dict(sub)
@@ -422,7 +491,7 @@ def lifetimes(
         hist = {int(b["key"]): int(b["doc_count"]) for b in node["ended"]["days"]["buckets"]}
         values_sorted = [d for d, c in sorted(hist.items()) for _ in range(c)]
         bins = []
-        for lo, hi in zip(LIFETIME_BINS, LIFETIME_BINS[1:] + (None,)):
+        for lo, hi in zip(LIFETIME_BINS, LIFETIME_BINS[1:] + (None,), strict=True):
             bins.append({"days_from": lo, "days_to": hi,
                          "count": sum(c for d, c in hist.items() if d >= lo and (hi is None or d < hi))})
         ended_n = int(node["ended"]["doc_count"])

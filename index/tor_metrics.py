@@ -167,7 +167,7 @@ def store(es: Elasticsearch, names: Names, data: Series) -> dict[str, Any]:
     actions.append({"_index": alias, "_id": f"meta:{data.series}", "_source": meta})
     keep = {a["_id"] for a in actions}
     try:
-        ok, errors = bulk(es, actions, raise_on_error=False, chunk_size=2000)
+        _, errors = bulk(es, actions, raise_on_error=False, chunk_size=2000)
         if errors:
             raise RuntimeError(f"{len(errors)} rows not stored, e.g. {errors[0]}")
     except Exception:

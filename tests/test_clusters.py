@@ -8,7 +8,15 @@ import random
 import pytest
 
 import clusters
-from clusters import CLONE, MIRROR, Doc, Params, cluster, favicon_hash, pairwise_scores, template_hash
+from clusters import (
+    CLONE,
+    MIRROR,
+    Doc,
+    cluster,
+    favicon_hash,
+    pairwise_scores,
+    template_hash,
+)
 
 RNG = random.Random(7)
 WORDS = sorted({"".join(RNG.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(RNG.randint(3, 9))) for _ in range(3000)})

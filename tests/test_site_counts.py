@@ -86,6 +86,17 @@ def test_weekly_daily_and_language_counts_are_exact(es: Elasticsearch, year) -> 
 
 
 @pytest.mark.slow
+def test_stored_tallies_give_the_same_rows_as_live_aggregation(es: Elasticsearch, year) -> None:  # noqa: ANN001
+    names, _ = year
+    took = lifespans.store_tallies(es, names)
+    assert set(took) == {f"{u}/{i}" for u in ("addresses", "sites") for i in ("day", "week", "month")}
+    for unit, interval, by in (("sites", "month", "category"), ("addresses", "week", None), ("sites", "day", "lang")):
+        kw = dict(unit=unit, interval=interval, since="2025-02-01", until="2025-04-30", by=by, gone_after=3)
+        assert lifespans.counts(es, names, **kw) == lifespans.counts(es, names, cached=False, **kw)
+    assert lifespans.stored_tally(es, names, "sites", "month")["unit"] == "sites"
+
+
+@pytest.mark.slow
 def test_empty_intervals_are_zero_rows(es: Elasticsearch, year) -> None:  # noqa: ANN001
     names, _ = year
     rows = lifespans.counts(es, names, unit="addresses", interval="month", since="2024-10-01", until="2024-12-31",
