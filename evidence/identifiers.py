@@ -52,7 +52,7 @@ def _clear_values(body_text: str, masked: str, label: str, digest: str | None, h
         return []
     out = {}
     for m in pattern.finditer(body_text):
-        value = m.group()
+        value = m.group(1)
         h = hash_fn(label, value)
         if (h == digest) if digest else (validate(label, value) if validate else True):
             out[value] = h

@@ -18,6 +18,7 @@ from __future__ import annotations
 import html as html_lib
 import re
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import lxml.etree
 import lxml.html
@@ -162,8 +163,8 @@ def sanitise(raw: bytes | str, content_type: str = "text/html") -> Sanitised:
 
 def _pattern(masked: str) -> re.Pattern[str] | None:
     """A regex for clear values that mask to ``masked``: kept characters literal, each mask
-    character any non-space character, whitespace runs flexible. None when nothing is kept or
-    masked (an unmasked form: nothing to find)."""
+    character any non-space character, whitespace runs flexible; a lookahead, so that
+    overlapping candidates are all found. None when nothing is masked (nothing to find)."""
     if MASK not in masked:
         return None
     parts = []
@@ -174,13 +175,20 @@ def _pattern(masked: str) -> re.Pattern[str] | None:
             parts.append(r"\s+")
         else:
             parts.append(re.escape(c))
-    return re.compile("".join(parts))
+    return re.compile("(?=(" + "".join(parts) + "))")
 
 
-def _mask_like(value: str, masked: str) -> str:
-    if len(value) == len(masked):
-        return "".join(m if m != MASK else MASK for m in masked)
-    return "".join(MASK if c.isalnum() else c for c in value)
+def _masked_positions(value: str, start: int, masked: str) -> Iterator[int]:
+    """Positions (in the document text) that ``masked`` hides in this match of ``value``."""
+    i = 0
+    for c in masked:
+        if c.isspace():
+            while i < len(value) and value[i].isspace():
+                i += 1
+            continue
+        if c == MASK:
+            yield start + i
+        i += 1
 
 
 def mask_values(html_doc: str, masked_forms: list[str]) -> tuple[str, list[str]]:
@@ -198,17 +206,19 @@ def mask_values(html_doc: str, masked_forms: list[str]) -> tuple[str, list[str]]
                 chunks.append(value)
                 pos += len(value)
     full = "".join(chunks)
-    out = list(full)
+    hidden: set[int] = set()
     missing = []
     for form in dict.fromkeys(masked_forms):
         pattern = _pattern(form)
         if pattern is None:
             continue
-        hits = list(pattern.finditer(full))
+        hits = 0
+        for m in pattern.finditer(full):  # every candidate, overlapping ones too: the union is hidden
+            hits += 1
+            hidden.update(_masked_positions(m.group(1), m.start(1), form))
         if not hits:
             missing.append(form)
-        for m in hits:
-            out[m.start():m.end()] = _mask_like(m.group(), form)
+    out = [MASK if i in hidden and not ch.isspace() else ch for i, ch in enumerate(full)]
     masked = "".join(out)
     for (el, attr, start), chunk in zip(pieces, chunks, strict=True):
         setattr(el, attr, masked[start:start + len(chunk)])

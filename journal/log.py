@@ -30,7 +30,7 @@ from typing import Any, Iterable, Iterator
 
 from journal.chain import GENESIS, Break, canonical, entry_hash, parse_lines, redact, verify_entries
 
-MAX_ENTRY_BYTES = 1024 * 1024
+MAX_ENTRY_BYTES = 8 * 1024 * 1024  # a masked record with 500k characters of Thai text fits
 SEGMENT_BYTES = 64 * 1024 * 1024
 _SEGMENT = re.compile(r"^(\d{12})-([A-Za-z0-9_.-]{1,64})\.jsonl$")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")

@@ -169,7 +169,7 @@ def test_unhashable_payload_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         j.append("capture", {"x": float("nan")})
     with pytest.raises(ValueError):
-        j.append("capture", {"big": "x" * 2_000_000})
+        j.append("capture", {"big": "x" * 9_000_000})
     assert j.head()[0] == 2 and j.verify() is None
 
 
