@@ -270,10 +270,29 @@ def histories(es: Elasticsearch, names: Names, sites: Mapping[str, Mapping[str, 
 
 def refresh(es: Elasticsearch, names: Names, sites: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """Rebuild every lifespan document from services, checks and site assignments."""
+    sources = source_counts(es, names)
     hist = histories(es, names, sites)
     result = write_lifespans(es, names, lifespan_docs(hist))
-    took = store_tallies(es, names) if not result["failed"] else {}
+    took = store_tallies(es, names, sources) if not result["failed"] else {}
     return dict(result, services=len(hist), tally_seconds=took)
+
+
+def source_counts(es: Elasticsearch, names: Names) -> dict[str, int]:
+    """Document counts of what lifespans are built from (services, checks, site assignments):
+    checks are append-only and services and sites grow, so a changed count means new data."""
+    out = {}
+    for kind in ("services", "checks", "sites"):
+        alias = names.alias(kind)
+        out[kind] = int(es.count(index=alias)["count"]) if es.indices.exists_alias(name=alias) else 0
+    return out
+
+
+def stale(es: Elasticsearch, names: Names) -> bool:
+    """True when no tally is stored or the sources changed since (see ``source_counts``)."""
+    stored = es.options(ignore_status=404).get(index=names.alias(LIFESPANS), id=f"{TALLY}:addresses:month")
+    if not stored.get("found"):
+        return True
+    return stored["_source"]["tally"].get("sources") != source_counts(es, names)
 
 
 # -- counting ------------------------------------------------------------------------------
@@ -387,8 +406,9 @@ def _rows_from(t: Mapping[str, Any], clones: Mapping[str, int] | None, spans: li
     return rows
 
 
-def store_tallies(es: Elasticsearch, names: Names) -> dict[str, float]:
-    """Aggregate and store every (unit, interval) tally; returns seconds per tally."""
+def store_tallies(es: Elasticsearch, names: Names, sources: Mapping[str, int] | None = None) -> dict[str, float]:
+    """Aggregate and store every (unit, interval) tally (with the ``source_counts`` they were
+    built from, for ``stale``); returns seconds per tally."""
     alias = names.alias(LIFESPANS)
     took: dict[str, float] = {}
     now = _iso(datetime.now(timezone.utc))
@@ -396,6 +416,7 @@ def store_tallies(es: Elasticsearch, names: Names) -> dict[str, float]:
         for interval in INTERVALS:
             t0 = time.perf_counter()
             t = tally(es, names, unit=unit, interval=interval)
+            t["sources"] = dict(sources) if sources is not None else None
             es.index(index=alias, id=f"{TALLY}:{unit}:{interval}",
                      document={"unit": TALLY, "key": f"{unit}:{interval}", "tally": t, "updated_at": now})
             took[f"{unit}/{interval}"] = time.perf_counter() - t0

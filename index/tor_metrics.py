@@ -239,3 +239,14 @@ def sources(es: Elasticsearch, names: Names) -> list[dict[str, Any]]:
     resp = es.search(index=alias, size=len(SERIES), query={"term": {"kind": "meta"}}, sort=[{"series": "asc"}])
     return [{k: h["_source"].get(k) for k in ("series", "source", "citation", "rows", "first", "last", "imported_at")}
             for h in resp["hits"]["hits"]]
+
+
+def per_interval(pts: Sequence[dict[str, Any]], spans: Sequence[Any], series: str) -> list[float | None]:
+    """Mean of one series' daily estimates inside each interval (``spans``: objects with
+    ``start``/``end`` datetimes), None where Tor Metrics has no estimate."""
+    out: list[float | None] = []
+    days = [(date.fromisoformat(p["date"]), p["onions"]) for p in pts if p["series"] == series and p["onions"] is not None]
+    for b in spans:
+        vals = [v for d, v in days if b.start.date() <= d < b.end.date()]
+        out.append(round(sum(vals) / len(vals), 1) if vals else None)
+    return out

@@ -202,6 +202,7 @@ def test_rebuild_from_services_and_checks_agrees_with_the_check_counts(es: Elast
     result = lifespans.refresh(es, names, {base.A: {"site_id": "S", "role": "mirror"},
                                              base.B: {"site_id": "S", "role": "mirror"}})
     assert result["failed"] == [] and result["services"] == len(base.SERVICES)
+    assert not lifespans.stale(es, names)
     kw = dict(interval="week", since="2026-01-05", until="2026-02-08")
     ours = lifespans.counts(es, names, unit="addresses", gone_after=2, **kw)
     theirs = index.onion_stats(es, names, gone_after=2, **kw)
@@ -210,6 +211,9 @@ def test_rebuild_from_services_and_checks_agrees_with_the_check_counts(es: Elast
     assert [r["gone"] for r in ours] == [0, 0, 0, 1, 0]
     sites_rows = lifespans.counts(es, names, unit="sites", gone_after=2, **kw)
     assert sites_rows[-1]["known"] == ours[-1]["known"] - 1  # A and B are one site
+    extra = dict(base.checks()[0], run_id="later", checked_at="2026-02-05T06:00:00Z")
+    assert index.write_checks(es, names, [extra])[1] == []
+    assert lifespans.stale(es, names)  # a new check: the stored tallies are out of date
     # a second refresh replaces, never duplicates
     assert lifespans.refresh(es, names)["deleted"] == 1  # site S is gone without the assignment
     assert lifespans.counts(es, names, unit="sites", gone_after=2, **kw)[-1]["known"] == ours[-1]["known"]
