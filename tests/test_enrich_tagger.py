@@ -66,15 +66,12 @@ def test_processes_give_the_same_results_in_order(tagger):
     assert tagger.tag_many(texts, batch_size=4, n_process=2) == tagger.tag_many(texts, batch_size=4)
 
 
-def test_vocab_growth_is_bounded(monkeypatch):
+def test_vocab_growth_is_bounded():
     """Strings of tagged pages leave the vocabulary with their spaCy memory zone (no reload)."""
-    import enrich.tagger
-
     small = Tagger.load()
     pages = [" ".join(f"no w{i}x{j}" for j in range(10)) + " ivory for sale " + " ".join(f"no v{i}x{j}" for j in range(10)) for i in range(5)]
     nlp, baseline = small.nlp, len(small.nlp.vocab.strings)
-    monkeypatch.setattr(enrich.tagger, "ZONE_DOCS", 2)  # 5 pages: three zones
-    results = small.tag_many(pages)
+    results = small.tag_many(pages, batch_size=2)  # three batches, three zones
     assert small.nlp is nlp and len(nlp.vocab.strings) == baseline
     assert results == [small.tag(p) for p in pages] and all(r["categories"] == ["wildlife"] for r in results)
     list(nlp.pipe(pages))  # the same pages outside a memory zone: the token pass does add strings
