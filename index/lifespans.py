@@ -337,9 +337,19 @@ def _read(node: Mapping[str, Any]) -> dict[str, Any]:
     def hist(h: Mapping[str, Any]) -> dict[str, int]:
         return {str(b["key"]): int(b["doc_count"]) for b in h["buckets"] if b["doc_count"]}
 
-    return {"first": hist(node["first"]), "up": hist(node["up"]), "seized": hist(node["seized"]),
-            "dead": [[int(b["key"]), int(d["key"]), int(d["doc_count"])]
-                     for b in node["dead"]["last"]["buckets"] for d in b["down"]["buckets"] if d["doc_count"]]}
+    out = {"total": int(node["doc_count"]), "first": hist(node["first"]), "up": hist(node["up"]),
+           "seized": hist(node["seized"]),
+           "dead": [[int(b["key"]), int(d["key"]), int(d["doc_count"])]
+                    for b in node["dead"]["last"]["buckets"] for d in b["down"]["buckets"] if d["doc_count"]]}
+    if "life" in node:
+        life = node["life"]
+        _check_exact(life["seized"]["days"], "lifetime_days")
+        out["life"] = {"seized": {str(b["key"]): int(b["doc_count"]) for b in life["seized"]["days"]["buckets"]},
+                       "dead": [[int(b["key"]), int(d["key"]), int(d["doc_count"])]
+                                for b in life["dead"]["last"]["buckets"] for d in b["days"]["buckets"]]}
+        for b in life["dead"]["last"]["buckets"]:
+            _check_exact(b["days"], "lifetime_days")
+    return out
 
 
 def _check_exact(terms: Mapping[str, Any], what: str) -> None:
@@ -355,6 +365,13 @@ def tally(es: Elasticsearch, names: Names, *, unit: str, interval: str) -> dict[
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {INTERVALS}, not {interval!r}")
     m = _measures(interval)
+    if interval == "month":  # lifetimes: lifetime_days of the ended-or-ending, by month of last sign of life
+        days = {"terms": {"field": "lifetime_days", "size": 100000}}
+        m["life"] = {"filter": {"bool": {"should": [{"exists": {"field": "seized_at"}},
+                                                     {"exists": {"field": "down_since"}}], "minimum_should_match": 1}},
+                     "aggs": {"seized": {"filter": {"exists": {"field": "seized_at"}}, "aggs": {"days": days}},
+                              "dead": {"filter": {"bool": {"must_not": [{"exists": {"field": "seized_at"}}]}},
+                                       "aggs": {"last": _dh("last_alive", interval, days=days)}}}}
     per = {f"by_{by}": {"terms": {"field": f, "size": 1000}, "aggs": m} for by, f in BY_FIELDS.items()}
     first = {"first": _dh("first_seen", interval)}
     clone_by = {f"by_{by}": {"terms": {"field": f, "size": 1000}, "aggs": first} for by, f in BY_FIELDS.items()}
@@ -482,12 +499,18 @@ def lifetimes(
     interval: str = "month",
     gone_after: int = 2,
     as_of: str | date | datetime | None = None,
+    cached: bool = True,
 ) -> list[dict[str, Any]]:
     """Lifetime (first seen -> last alive, whole days) per category (or language): the
     distribution and the exact median over *ended* lifetimes (seized, or gone by the
     N-interval rule as of ``as_of``), and how many are still running (right-censored: their
     lifetimes are lower bounds, not in the median). Exact: from a terms aggregation on the
-    integer ``lifetime_days`` (every distinct value, counted)."""
+    integer ``lifetime_days`` (every distinct value, counted). Monthly, as of now, it reads the
+    stored tally (``cached``); otherwise it aggregates live."""
+    if cached and as_of is None and interval == "month":
+        t = stored_tally(es, names, unit, interval)
+        if t is not None and "life" in t["all"]:
+            return _lifetimes_from(t, by, values, gone_after)
     as_of_t = _t(as_of) or datetime.now(timezone.utc)
     cutoff = next_interval(floor_interval(as_of_t, interval), interval, 1 - gone_after)
     ended = {"bool": {"should": [
@@ -510,15 +533,7 @@ def lifetimes(
     def summary(label: str | None, node: Mapping[str, Any], total: int) -> dict[str, Any]:
         _check_exact(node["ended"]["days"], "lifetime_days")
         hist = {int(b["key"]): int(b["doc_count"]) for b in node["ended"]["days"]["buckets"]}
-        values_sorted = [d for d, c in sorted(hist.items()) for _ in range(c)]
-        bins = []
-        for lo, hi in zip(LIFETIME_BINS, LIFETIME_BINS[1:] + (None,), strict=True):
-            bins.append({"days_from": lo, "days_to": hi,
-                         "count": sum(c for d, c in hist.items() if d >= lo and (hi is None or d < hi))})
-        ended_n = int(node["ended"]["doc_count"])
-        return {"category": label, "known": total, "ended": ended_n, "still_running": total - ended_n,
-                "median_days": statistics.median(values_sorted) if values_sorted else None,
-                "histogram": bins}
+        return _life_summary(label, hist, total)
 
     out = [summary(None, got, int(resp["hits"]["total"]["value"]))]
     if by:
@@ -528,6 +543,39 @@ def lifetimes(
         for value in (values if values is not None else sorted(found)):
             node = found.get(value, empty)
             out.append(summary(value, node, int(node["doc_count"])))
+    return out
+
+
+def _life_summary(label: str | None, hist: Mapping[int, int], total: int) -> dict[str, Any]:
+    values_sorted = [d for d, c in sorted(hist.items()) for _ in range(c)]
+    bins = [{"days_from": lo, "days_to": hi,
+             "count": sum(c for d, c in hist.items() if d >= lo and (hi is None or d < hi))}
+            for lo, hi in zip(LIFETIME_BINS, LIFETIME_BINS[1:] + (None,), strict=True)]
+    ended = sum(hist.values())
+    return {"category": label, "known": total, "ended": ended, "still_running": total - ended,
+            "median_days": statistics.median(values_sorted) if values_sorted else None, "histogram": bins}
+
+
+def _lifetimes_from(t: Mapping[str, Any], by: str | None, values: Sequence[str] | None,
+                    gone_after: int) -> list[dict[str, Any]]:
+    """``lifetimes`` as of now from a stored monthly tally."""
+    last_i = _ordinal(datetime.now(timezone.utc), "month") + 1 - gone_after  # ended: last alive before this
+
+    def one(label: str | None, node: Mapping[str, Any] | None) -> dict[str, Any]:
+        if node is None:
+            return _life_summary(label, {}, 0)
+        hist: dict[int, int] = {}
+        for d, n in node["life"]["seized"].items():
+            hist[int(d)] = hist.get(int(d), 0) + n
+        for la, d, n in node["life"]["dead"]:
+            if _ordinal(la, "month") < last_i:
+                hist[d] = hist.get(d, 0) + n
+        return _life_summary(label, hist, node["total"])
+
+    out = [one(None, t["all"])]
+    if by:
+        found = t["by"][by]
+        out += [one(v, found.get(v)) for v in (values if values is not None else sorted(found))]
     return out
 
 

@@ -94,6 +94,9 @@ def test_stored_tallies_give_the_same_rows_as_live_aggregation(es: Elasticsearch
         kw = dict(unit=unit, interval=interval, since="2025-02-01", until="2025-04-30", by=by, gone_after=3)
         assert lifespans.counts(es, names, **kw) == lifespans.counts(es, names, cached=False, **kw)
     assert lifespans.stored_tally(es, names, "sites", "month")["unit"] == "sites"
+    for unit in ("addresses", "sites"):  # lifetimes as of now: the stored monthly tally, same answer
+        kw = dict(unit=unit, values=list(gen.CATEGORIES), gone_after=2)
+        assert lifespans.lifetimes(es, names, **kw) == lifespans.lifetimes(es, names, cached=False, **kw)
 
 
 @pytest.mark.slow
