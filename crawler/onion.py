@@ -19,7 +19,8 @@ V3_RE = re.compile(r"(?<![a-z2-7])([a-z2-7]{56})\.onion(?![a-z0-9-])", re.IGNORE
 @lru_cache(maxsize=65536)  # every link on every page is checked; few distinct onions
 def is_valid_v3(host: str) -> bool:
     """True for a checksum-valid v3 onion host (with or without the .onion suffix)."""
-    from stem.descriptor.hidden_service import HiddenServiceDescriptorV3 as HSv3  # enrich validates with it too
+    # stem's helper, as in enrich's validator
+    from stem.descriptor.hidden_service import HiddenServiceDescriptorV3 as HSv3
 
     host = host.lower().strip().rstrip(".")
     label = host.removesuffix(".onion").rsplit(".", 1)[-1]  # allow sub.domain.onion

@@ -108,7 +108,7 @@ class TaggerComponent:
         path.mkdir(parents=True, exist_ok=True)
         (path / self.filename).write_text(json.dumps(self.data, ensure_ascii=False), encoding="utf-8")
 
-    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> "TaggerComponent":
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> TaggerComponent:
         self._use(json.loads((Path(path) / self.filename).read_text(encoding="utf-8")))
         return self
 

@@ -47,13 +47,13 @@ class PageTokenizer:
     def to_disk(self, path: Any, **kwargs: Any) -> None:
         pass
 
-    def from_disk(self, path: Any, **kwargs: Any) -> "PageTokenizer":
+    def from_disk(self, path: Any, **kwargs: Any) -> PageTokenizer:
         return self
 
     def to_bytes(self, **kwargs: Any) -> bytes:
         return b""
 
-    def from_bytes(self, data: bytes, **kwargs: Any) -> "PageTokenizer":
+    def from_bytes(self, data: bytes, **kwargs: Any) -> PageTokenizer:
         return self
 
 
@@ -73,7 +73,7 @@ class Tagger:
         nlp.max_length = sys.maxsize
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Tagger":
+    def load(cls, path: str | Path | None = None) -> Tagger:
         """From a packaged pipeline directory (has config.cfg) or a configs/tagger directory
         (default: the one in force, see `configs.path`)."""
         source = Path(path) if path else configs.path("tagger")

@@ -19,7 +19,12 @@ from typing import Any, Iterable, Mapping
 
 from elasticsearch import Elasticsearch, TransportError
 from elasticsearch.helpers import streaming_bulk
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from index import schema
 from index.names import PAGES, Names, month_partition, parse_time
