@@ -118,3 +118,13 @@ def cluster_input(es: Elasticsearch, names: Names) -> Iterator[dict[str, Any]]:
     item = done()
     if item:
         yield item
+
+
+def method(es: Elasticsearch, names: Names) -> str | None:
+    """How the stored assignments were made (the clustering parameters of the latest run)."""
+    alias = names.alias(SITES)
+    if not es.indices.exists_alias(name=alias):
+        return None
+    resp = es.search(index=alias, size=1, sort=[{"assigned_at": "desc"}], source=["method"])
+    hits = resp["hits"]["hits"]
+    return hits[0]["_source"].get("method") if hits else None

@@ -110,3 +110,38 @@ def test_sites_command_groups_mirrors_and_flags_the_clone(es: Elasticsearch, es_
     addresses = lifespans.counts(es, names, unit="addresses", interval="month", since="2026-03-01",
                                  until="2026-03-31")
     assert addresses[0]["known"] == 7
+
+
+@pytest.mark.slow
+def test_counts_report_carries_tor_metrics_and_a_caption(es: Elasticsearch, es_url: str, names: Names,
+                                                          tmp_path) -> None:  # noqa: ANN001
+    import csv
+    import io
+
+    from index import tor_metrics
+    from onionwatch import counts
+    from tests.test_site_counts import TOR_CSV
+
+    index.setup(es, names)
+    writer = index.PageWriter(es, names, snapshot_key=b"k" * 32)
+    pay = "bc1qmarketpayment00000000000000000000000"
+    for n, host in enumerate(MIRRORS):
+        writer.write(market_page(host, n, pay, [0, 1, 2, 3, 4, 5]))
+    assert writer.flush().ok
+    _cli(["sites", "--json"], es_url, names.prefix, str(tmp_path))
+    march = TOR_CSV.replace("2025-01-01", "2026-03-02").replace("2025-01-02", "2026-03-09") \
+        .replace("2025-01-03", "2026-03-16")
+    tor_metrics.store(es, names, tor_metrics.parse(march, "hidserv-dir-v3-onions-seen.csv"))
+    result = counts.onion_stats(es, names, unit="sites", interval="week", since="2026-02-23", until="2026-03-22")
+    assert [(r["start"][:10], r["known"], r["new"], r["tor_onions"]) for r in result["rows"]] == [
+        ("2026-02-23", 1, 1, None),  # the first mirror was fetched on Sunday 1 March
+        ("2026-03-02", 1, 0, 810000.0), ("2026-03-09", 1, 0, None), ("2026-03-16", 1, 0, 805123.5)]
+    assert [p["date"] for p in result["tor_metrics"]] == ["2026-03-02", "2026-03-09", "2026-03-16"]
+    cap = " ".join(result["caption"])
+    assert "Counted by site" in cap and "Jaccard >= 0.5" in cap and "CC BY 3.0" in cap and "alive: at least one" in cap
+    text = counts.to_csv(result)
+    assert text.startswith("# Counted by site")
+    body = [line for line in text.splitlines() if not line.startswith("#")]
+    rows = list(csv.DictReader(io.StringIO("\n".join(body))))
+    assert rows[1]["known"] == "1" and rows[1]["tor_onions"] == "810000.0" and "category" not in rows[1]
+    assert result["refreshed"] is False  # the sites run refreshed; nothing changed since
