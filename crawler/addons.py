@@ -92,7 +92,7 @@ DOWNLOADER_COMPONENTS = {
 }
 
 
-def _set_components(settings, name: str, components: dict[str, int | None]) -> None:  # noqa: ANN001
+def _set_components(settings, name: str, components: dict[str, int | None]) -> None:
     """Put components into a component priority dict (DOWNLOADER_MIDDLEWARES, …) whatever
     that setting's priority, keeping it (like Scrapy's set_in_component_priority_dict,
     with import paths as keys so a None also switches off a built-in one)."""
@@ -105,7 +105,7 @@ class OnionCrawl:
     """The onion crawl: Tor routing + download handler + policy middlewares + store pipeline
     + progress/guard extensions, and the caps and defaults that make it safe."""
 
-    def update_settings(self, settings) -> None:  # noqa: ANN001
+    def update_settings(self, settings) -> None:
         for name, value in ONION_CRAWL.items():
             settings.set(name, value, PRIORITY)
         # the shipped blocklist is always honoured; ONIONWATCH_BLOCKLIST adds more files
@@ -126,7 +126,7 @@ class RedisFrontier:
         self.prefix = prefix
 
     @classmethod
-    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+    def from_crawler(cls, crawler):
         s = crawler.settings
         url = s.get("ONIONWATCH_FRONTIER_URL") or s.get("REDIS_URL")
         if not url:
@@ -135,7 +135,7 @@ class RedisFrontier:
 
         return cls(url, s.get("ONIONWATCH_FRONTIER_PREFIX") or KEY_PREFIX)
 
-    def update_settings(self, settings) -> None:  # noqa: ANN001
+    def update_settings(self, settings) -> None:
         for name, value in {
             "SCHEDULER": "crawler.frontier.SharedScheduler",
             "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",

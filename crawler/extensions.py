@@ -21,7 +21,7 @@ class Progress:
     """Pages/s, onions seen, failures — every few seconds, and a summary at the end. On a
     terminal the line redraws in place; anywhere else each report is a line of its own."""
 
-    def __init__(self, crawler, stream: TextIO | None = None) -> None:  # noqa: ANN001
+    def __init__(self, crawler, stream: TextIO | None = None) -> None:
         self.crawler = crawler
         self.interval = crawler.settings.getfloat("ONIONWATCH_PROGRESS_INTERVAL")
         self.summary_file = crawler.settings.get("ONIONWATCH_SUMMARY_FILE")
@@ -33,21 +33,21 @@ class Progress:
         self.loop: task.LoopingCall | None = None
 
     @classmethod
-    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+    def from_crawler(cls, crawler):
         ext = cls(crawler)
         crawler.signals.connect(ext.opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.item, signal=signals.item_scraped)
         return ext
 
-    def item(self, item, response=None, spider=None) -> None:  # noqa: ANN001
+    def item(self, item, response=None, spider=None) -> None:
         if item.get("failure"):
             self.failures += 1
         else:
             self.pages += 1
             self.onions.add(item.get("onion", ""))
 
-    def opened(self, spider=None) -> None:  # noqa: ANN001
+    def opened(self, spider=None) -> None:
         self.started = time.monotonic()
         if self.interval > 0:
             self.loop = task.LoopingCall(self.report)
@@ -91,7 +91,7 @@ class Progress:
             "finish_reason": stats.get("finish_reason"),
         }
 
-    def closed(self, spider=None, reason=None) -> None:  # noqa: ANN001
+    def closed(self, spider=None, reason=None) -> None:
         if self.loop and self.loop.running:
             self.loop.stop()
         summary = self.summary()
@@ -115,12 +115,12 @@ class NetworkGuard:
     connection to a non-loopback address (or to a loopback port not allowed), is
     recorded to ONIONWATCH_GUARD_LOG and fails loudly."""
 
-    def __init__(self, settings) -> None:  # noqa: ANN001
+    def __init__(self, settings) -> None:
         self.log_path = settings.get("ONIONWATCH_GUARD_LOG")
         self.allowed_ports = {int(p) for p in settings.getlist("ONIONWATCH_GUARD_ALLOW_PORTS")}
 
     @classmethod
-    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+    def from_crawler(cls, crawler):
         from scrapy.exceptions import NotConfigured
 
         if not crawler.settings.getbool("ONIONWATCH_NETWORK_GUARD"):
@@ -141,7 +141,7 @@ class NetworkGuard:
         real_connect = socket.socket.connect
         real_connect_ex = socket.socket.connect_ex
 
-        def getaddrinfo(host, *args, **kwargs):  # noqa: ANN001, ANN202
+        def getaddrinfo(host, *args, **kwargs):
             name = host.decode() if isinstance(host, bytes) else str(host or "")
             if name.lower().rstrip(".").endswith(".onion"):
                 guard._violation("dns_onion", name)
@@ -149,7 +149,7 @@ class NetworkGuard:
                 guard._violation("dns", name)
             return real_getaddrinfo(host, *args, **kwargs)
 
-        def check(address) -> None:  # noqa: ANN001
+        def check(address) -> None:
             if isinstance(address, tuple) and len(address) >= 2:
                 host, port = address[0], address[1]
                 if not _is_loopback_literal(str(host)):
@@ -157,11 +157,11 @@ class NetworkGuard:
                 if guard.allowed_ports and int(port) not in guard.allowed_ports:
                     guard._violation("connect_port", f"{host}:{port}")
 
-        def connect(sock, address):  # noqa: ANN001, ANN202
+        def connect(sock, address):
             check(address)
             return real_connect(sock, address)
 
-        def connect_ex(sock, address):  # noqa: ANN001, ANN202
+        def connect_ex(sock, address):
             check(address)
             return real_connect_ex(sock, address)
 

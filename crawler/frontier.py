@@ -42,7 +42,7 @@ class SharedScheduler(Scheduler):
     """scrapy-redis's scheduler plus a shared notion of "this crawl is finished"."""
 
     @classmethod
-    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+    def from_crawler(cls, crawler):
         scheduler = super().from_crawler(crawler)
         scheduler.crawler = crawler
         scheduler.prefix = crawler.settings.get("ONIONWATCH_FRONTIER_PREFIX", KEY_PREFIX)
@@ -84,14 +84,14 @@ class SharedScheduler(Scheduler):
         return live
 
     # -- scheduler interface ------------------------------------------------------------
-    def open(self, spider):  # noqa: ANN001, ANN201
+    def open(self, spider):
         result = super().open(spider)
         self._publish(True)  # busy until proven idle: our seeds are about to be scheduled
         self.heartbeat = task.LoopingCall(self._refresh)
         self.heartbeat.start(HEARTBEAT, now=False)
         return result
 
-    def enqueue_request(self, request) -> bool:  # noqa: ANN001
+    def enqueue_request(self, request) -> bool:
         if not request.dont_filter and self.df.request_seen(request):
             self.df.log(request, self.spider)
             return False
@@ -99,7 +99,7 @@ class SharedScheduler(Scheduler):
         self.queue.push(request)
         return True
 
-    def next_request(self):  # noqa: ANN201
+    def next_request(self):
         if self.busy is False:
             self._publish(True)  # before the pop: nobody may see an empty queue and all idle
         request = self.queue.pop(self.idle_before_close)

@@ -53,7 +53,7 @@ class TorDownloadHandler(BaseDownloadHandler):
 
     lazy = False
 
-    def __init__(self, crawler) -> None:  # noqa: ANN001
+    def __init__(self, crawler) -> None:
         super().__init__(crawler)
         s = crawler.settings
         self.allow_clearnet = s.getbool("ONIONWATCH_ALLOW_CLEARNET")
@@ -83,7 +83,7 @@ class TorDownloadHandler(BaseDownloadHandler):
             self.pools[proxy_url] = pool
         return pool
 
-    async def download_request(self, request) -> Response:  # noqa: ANN001
+    async def download_request(self, request) -> Response:
         proxy = str(request.meta.get("proxy") or "")
         if not proxy.startswith("socks5"):
             raise TorPolicyError("request reached the handler without a Tor route")
@@ -91,12 +91,12 @@ class TorDownloadHandler(BaseDownloadHandler):
         started = time.monotonic()
         try:
             response = await asyncio.wait_for(self._fetch(request, self.pool_for(proxy), timeout), timeout=timeout)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise DownloadTimeoutError(f"download took longer than {timeout} s") from exc
         request.meta["download_latency"] = time.monotonic() - started
         return response
 
-    async def _fetch(self, request, pool: httpcore2.AsyncConnectionPool, timeout: float) -> Response:  # noqa: ANN001
+    async def _fetch(self, request, pool: httpcore2.AsyncConnectionPool, timeout: float) -> Response:
         headers = request.headers.copy()
         headers.pop(b"Proxy-Authorization", None)
         extensions = {"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}}
@@ -111,7 +111,7 @@ class TorDownloadHandler(BaseDownloadHandler):
         except (httpcore2.NetworkError, httpcore2.ProtocolError, httpcore2.UnsupportedProtocol) as exc:
             raise DownloadFailedError(f"{type(exc).__name__}: {exc}") from exc
 
-    async def _read(self, request, resp: httpcore2.Response) -> Response:  # noqa: ANN001
+    async def _read(self, request, resp: httpcore2.Response) -> Response:
         headers = Headers(resp.headers)
         ctype = (headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip().lower()
         if ctype and not ctype.startswith(self.text_types):

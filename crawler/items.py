@@ -8,8 +8,9 @@ that cuts an enriched dict back to this shape before it is stored."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 # Field metadata: "by" says which stage sets the field; "stored": False marks the fields the
 # pages index never holds (the raw body goes to the snapshot store, a failure only to the
@@ -87,7 +88,7 @@ class PageRecord:
         return out
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> "PageRecord":
+    def from_mapping(cls, data: Mapping[str, Any]) -> PageRecord:
         """Build a record from a dict, keeping only the fields defined here (also inside
         entities, offers and evidence), so nothing a stage adds on the side is stored."""
         kwargs = {name: data[name] for name in FIELDS if name in data}

@@ -15,10 +15,11 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, TextIO
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
 import httpcore2
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
@@ -39,7 +40,7 @@ def parse_duration(text: str) -> float:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _chain(exc: BaseException) -> Iterable[BaseException]:

@@ -5,19 +5,19 @@ from scrapy.logformatter import LogFormatter
 
 
 class QuietLogFormatter(LogFormatter):
-    def scraped(self, item, response, spider):  # noqa: ANN001, ANN201
+    def scraped(self, item, response, spider):
         entry = super().scraped(item, response, spider)
         entry["msg"] = "Stored %(url)s"
         entry["args"] = {"url": item.get("url", "?") if hasattr(item, "get") else "?"}
         return entry
 
-    def dropped(self, item, exception, response, spider):  # noqa: ANN001, ANN201
+    def dropped(self, item, exception, response, spider):
         entry = super().dropped(item, exception, response, spider)
         entry["msg"] = "Dropped %(url)s: %(exception)s"
         entry["args"] = {"url": item.get("url", "?") if hasattr(item, "get") else "?", "exception": exception}
         return entry
 
-    def item_error(self, item, exception, response, spider):  # noqa: ANN001, ANN201
+    def item_error(self, item, exception, response, spider):
         entry = super().item_error(item, exception, response, spider)
         entry["msg"] = "Error processing %(url)s"
         entry["args"] = {"url": item.get("url", "?") if hasattr(item, "get") else "?"}

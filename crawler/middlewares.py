@@ -11,7 +11,10 @@ from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
-from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
+from scrapy.downloadermiddlewares.redirect import (
+    MetaRefreshMiddleware,
+    RedirectMiddleware,
+)
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import IgnoreRequest
 
@@ -38,7 +41,7 @@ class Blocklist:
         self.hashes = {h.strip().lower() for h in hashes if h.strip()}
 
     @classmethod
-    def from_files(cls, paths: list[str]) -> "Blocklist":
+    def from_files(cls, paths: list[str]) -> Blocklist:
         hashes: set[str] = set()
         for path in paths:
             p = Path(path)
@@ -61,7 +64,7 @@ class TorRoutingMiddleware:
     """Last middleware before the download handler: onion-only, blocklist, no media,
     and a Tor SOCKS route with a stable onion → Tor instance mapping."""
 
-    def __init__(self, settings) -> None:  # noqa: ANN001
+    def __init__(self, settings) -> None:
         self.socks = settings.getlist("ONIONWATCH_TOR_SOCKS")
         if not self.socks:
             raise ValueError("ONIONWATCH_TOR_SOCKS is empty: the crawler has no Tor route")
@@ -72,7 +75,7 @@ class TorRoutingMiddleware:
         self.max_url = settings.getint("URLLENGTH_LIMIT")
 
     @classmethod
-    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+    def from_crawler(cls, crawler):
         mw = cls(crawler.settings)
         mw.stats = crawler.stats
         return mw
@@ -81,7 +84,7 @@ class TorRoutingMiddleware:
         digest = hashlib.sha256(onion.encode()).digest()
         return int.from_bytes(digest[:4], "big") % len(self.socks)
 
-    def process_request(self, request):  # noqa: ANN001, ANN201
+    def process_request(self, request):
         onion = onion_of_url(request.url)
         if onion is None and not self.allow_clearnet:
             reason = "offsite_redirect" if request.meta.get("redirect_urls") else "offsite"
@@ -99,14 +102,13 @@ class TorRoutingMiddleware:
         index = self.instance_for(onion or "")
         request.meta["proxy"] = f"socks5h://{self.socks[index]}"
         request.meta["tor_instance"] = index
-        return None
 
 
 class _OnionOnlyRedirects:
     """Refuse an off-onion redirect where it is made, so it is recorded on the page that
     redirected (not lost to the dupefilter) and never reaches the scheduler."""
 
-    def process_response(self, request, response):  # noqa: ANN001, ANN201
+    def process_response(self, request, response):
         result = super().process_response(request, response)
         if (isinstance(result, Request) and onion_of_url(result.url) is None
                 and not self.crawler.settings.getbool("ONIONWATCH_ALLOW_CLEARNET")):
@@ -134,7 +136,7 @@ class BoundedHttpCompressionMiddleware(HttpCompressionMiddleware):
     """Scrapy's decompression, with its one refusal (the size cap, its only IgnoreRequest)
     named as a failure reason."""
 
-    def process_response(self, request, response):  # noqa: ANN001, ANN201
+    def process_response(self, request, response):
         try:
             return super().process_response(request, response)
         except IgnoreRequest as exc:
@@ -145,7 +147,7 @@ class TorFailureMiddleware:
     """Retries circuit-level onion failures and asks Tor for new circuits (NEWNYM)
     after repeated ones; a missing descriptor is final, not retried."""
 
-    def __init__(self, settings, stats) -> None:  # noqa: ANN001
+    def __init__(self, settings, stats) -> None:
         self.controls = settings.getlist("ONIONWATCH_TOR_CONTROL")
         self.threshold = settings.getint("ONIONWATCH_NEWNYM_AFTER")
         self.stats = stats
@@ -153,16 +155,16 @@ class TorFailureMiddleware:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+    def from_crawler(cls, crawler):
         mw = cls(crawler.settings, crawler.stats)
         mw.crawler = crawler
         return mw
 
-    def process_response(self, request, response):  # noqa: ANN001, ANN201
+    def process_response(self, request, response):
         self.consecutive[request.meta.get("tor_instance", 0)] = 0
         return response
 
-    def process_exception(self, request, exception):  # noqa: ANN001, ANN201
+    def process_exception(self, request, exception):
         err = _find(exception, TorSocksError)
         if err is None:
             return None

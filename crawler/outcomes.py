@@ -18,7 +18,7 @@ from crawler._scrapy_compat import is_decompression_limit
 from crawler.tor import TorPolicyError, TorSocksError
 
 
-def _chain(exc: BaseException | None):  # noqa: ANN202
+def _chain(exc: BaseException | None):
     depth = 0
     while exc is not None and depth < 10:
         yield exc

@@ -44,7 +44,7 @@ class JsonlSink:
         self.fh = open(path, "a", encoding="utf-8")
 
     @classmethod
-    def from_crawler(cls, crawler) -> "JsonlSink":  # noqa: ANN001
+    def from_crawler(cls, crawler) -> JsonlSink:
         path = crawler.settings.get("ONIONWATCH_OUTPUT")
         if not path:
             raise NotConfigured("ONIONWATCH_OUTPUT is not set")
@@ -60,7 +60,7 @@ class JsonlSink:
         self.fh.close()
 
 
-def _build(crawler, setting: str) -> Any:  # noqa: ANN001, ANN401
+def _build(crawler, setting: str) -> Any:
     path = crawler.settings.get(setting)
     if not path:
         return None
@@ -71,7 +71,7 @@ def _build(crawler, setting: str) -> Any:  # noqa: ANN001, ANN401
 
 
 class StorePipeline:
-    def __init__(self, crawler, sink: Sink, enrich: Callable[[list[dict]], None] | None) -> None:  # noqa: ANN001
+    def __init__(self, crawler, sink: Sink, enrich: Callable[[list[dict]], None] | None) -> None:
         settings = crawler.settings
         self.stats = crawler.stats
         self.batch_size = settings.getint("ONIONWATCH_STORE_BATCH")
@@ -84,7 +84,7 @@ class StorePipeline:
         self.tasks: set[asyncio.Future] = set()
 
     @classmethod
-    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+    def from_crawler(cls, crawler):
         if crawler.settings.get("ONIONWATCH_OUTPUT"):
             sink = JsonlSink.from_crawler(crawler)
         else:
@@ -93,7 +93,7 @@ class StorePipeline:
                 raise RuntimeError("no store: set ONIONWATCH_SINK (e.g. index.sink.IndexSink) or ONIONWATCH_OUTPUT")
         return cls(crawler, sink, _build(crawler, "ONIONWATCH_ENRICHER"))
 
-    async def process_item(self, item):  # noqa: ANN001, ANN201
+    async def process_item(self, item):
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self.pending.append((item, future))
@@ -142,7 +142,7 @@ class StorePipeline:
             record.update(cut)
         return self.sink.store(records)
 
-    async def close_spider(self, spider=None) -> None:  # noqa: ANN001
+    async def close_spider(self, spider=None) -> None:
         self._flush_now()
         while self.tasks:
             await asyncio.gather(*list(self.tasks))

@@ -9,7 +9,12 @@ import struct
 import time
 from collections.abc import Iterable
 
-from httpcore2 import AnyIOBackend, AsyncNetworkBackend, AsyncNetworkStream, ConnectError
+from httpcore2 import (
+    AnyIOBackend,
+    AsyncNetworkBackend,
+    AsyncNetworkStream,
+    ConnectError,
+)
 
 # Tor's ExtendedErrors replies (tor's doc/socks-extensions) plus the RFC 1928 codes.
 SOCKS_REASONS = {
@@ -101,7 +106,7 @@ class TorSocksBackend(AsyncNetworkBackend):
             raise
         return stream
 
-    async def connect_unix_socket(self, path, timeout=None, socket_options=None):  # noqa: ANN001
+    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
         raise TorPolicyError("unix sockets are not a Tor route")
 
     async def sleep(self, seconds: float) -> None:

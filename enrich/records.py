@@ -36,7 +36,7 @@ class RecordEnricher:
         self.key = key
 
     @classmethod
-    def from_crawler(cls, crawler: _Crawler) -> "RecordEnricher":
+    def from_crawler(cls, crawler: _Crawler) -> RecordEnricher:
         """ONIONWATCH_PII_KEY (required) and ONIONWATCH_TAGGER (a packaged pipeline or a
         configs/tagger directory; default: the tagger directory of the configs in force)."""
         settings = crawler.settings

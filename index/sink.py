@@ -7,8 +7,9 @@ only needs an object with ``settings.get(name)``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 import configs
 from index.client import connect
@@ -37,7 +38,7 @@ class IndexSink:
         self.writer = writer
 
     @classmethod
-    def from_crawler(cls, crawler: _Crawler) -> "IndexSink":
+    def from_crawler(cls, crawler: _Crawler) -> IndexSink:
         """Settings: ONIONWATCH_ES_URL (required; several nodes comma-separated),
         ONIONWATCH_ES_USER / _PASSWORD / _API_KEY / _CA_CERTS, ONIONWATCH_INDEX_PREFIX
         (default "onionwatch"), ONIONWATCH_SNAPSHOT_KEY (required: raw pages are stored

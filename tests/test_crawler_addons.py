@@ -80,14 +80,11 @@ def test_addons_applied_by_the_crawler() -> None:
 class RecordingSink:
     """A sink named by import path, as index.sink.IndexSink is."""
 
-    built: list["RecordingSink"] = []
-
     def __init__(self, prefix: str) -> None:
         self.prefix, self.stored = prefix, []
-        RecordingSink.built.append(self)
 
     @classmethod
-    def from_crawler(cls, crawler) -> "RecordingSink":  # noqa: ANN001
+    def from_crawler(cls, crawler) -> RecordingSink:
         return cls(crawler.settings.get("TEST_PREFIX"))
 
     def store(self, records: list[dict]) -> list[str | None]:
@@ -100,7 +97,7 @@ class RecordingSink:
 
 class Upper:
     @classmethod
-    def from_crawler(cls, crawler) -> "Upper":  # noqa: ANN001
+    def from_crawler(cls, crawler) -> Upper:
         return cls()
 
     def __call__(self, records: list[dict]) -> None:
@@ -109,7 +106,7 @@ class Upper:
             r["entities"] = [{"label": "X", "start": 0, "end": 1, "score": 1.0, "masked": "*", "hash": "h", "value": "secret"}]
 
 
-def test_store_pipeline_builds_sink_and_enricher_from_their_import_paths(tmp_path) -> None:  # noqa: ANN001
+def test_store_pipeline_builds_sink_and_enricher_from_their_import_paths(tmp_path) -> None:
     crawler = get_crawler(OnionSpider, dict(PROJECT, ONIONWATCH_SINK=f"{__name__}.RecordingSink",
                                              ONIONWATCH_ENRICHER=f"{__name__}.Upper", TEST_PREFIX="p"))
     pipeline = StorePipeline.from_crawler(crawler)

@@ -10,7 +10,14 @@ from dataclasses import fields
 from pathlib import Path
 
 from crawler.items import (
-    ENTITY_FIELDS, FAILURE_REASONS, FIELDS, NESTED, STORED_FIELDS, Entity, PageRecord, shape,
+    ENTITY_FIELDS,
+    FAILURE_REASONS,
+    FIELDS,
+    NESTED,
+    STORED_FIELDS,
+    Entity,
+    PageRecord,
+    shape,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,7 +123,7 @@ def test_every_failure_the_crawler_emits_is_registered() -> None:
 
 def test_failure_reasons_in_docs_match_the_registry_with_meanings() -> None:
     section = DOC.split("## Failure reasons", 1)[1]
-    rows = dict(re.findall(r"^\| `([a-z0-9_]+)` \| (.+?) \|$", section, re.M))
+    rows = dict(re.findall(r"^\| `([a-z0-9_]+)` \| (.+?) \|$", section, re.MULTILINE))
     assert set(rows) == set(FAILURE_REASONS)
     for name, meaning in FAILURE_REASONS.items():
         assert meaning.split("(")[0].strip()[:25] in rows[name], f"{name}: docs meaning differs from the registry"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime, timezone
 from collections import OrderedDict
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -20,12 +20,11 @@ from crawler.items import PageRecord
 from crawler.onion import find_onions, onion_of_url
 from crawler.outcomes import failure_reason
 
-
 RECENT_LINKS = 50_000
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def root_url(onion: str) -> str:
@@ -65,7 +64,7 @@ class OnionSpider(scrapy.Spider):
         self.max_text = s.getint("ONIONWATCH_MAX_TEXT_CHARS")
         self.media_ext = tuple(s.getlist("ONIONWATCH_MEDIA_EXTENSIONS"))
 
-    async def start(self):  # noqa: ANN201
+    async def start(self):
         self._configure()
         for url in self.seed_urls:
             request = self._request(url)
@@ -101,7 +100,7 @@ class OnionSpider(scrapy.Spider):
         return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
 
     # -- callbacks -------------------------------------------------------------
-    def parse(self, response):  # noqa: ANN001, ANN201
+    def parse(self, response):
         onion = onion_of_url(response.url) or ""
         body = response.body
         depth = response.meta.get("depth", 0)
@@ -156,7 +155,7 @@ class OnionSpider(scrapy.Spider):
         if len(self.recent_links) > RECENT_LINKS:
             self.recent_links.popitem(last=False)
 
-    def failed(self, failure):  # noqa: ANN001, ANN201
+    def failed(self, failure):
         request = failure.request
         url = (request.meta.get("redirect_urls") or [request.url])[0]
         response = getattr(failure.value, "response", None)

@@ -158,7 +158,7 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict:
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's and the libraries' own log as well.")
 @click.option("-s", "--set", "extra", multiple=True, metavar="NAME=VALUE", help="Any Scrapy/onionwatch setting.")
 def crawl(seeds, socks, control, output, no_enrich, jobdir, frontier, max_pages_per_onion, max_depth, concurrency,
-          timeout, allow_clearnet, summary_json, verbose, extra) -> None:  # noqa: ANN001
+          timeout, allow_clearnet, summary_json, verbose, extra) -> None:
     """Crawl onion services through Tor, tag pages and index them."""
     socks_l, control_l = tor_route(socks, control)
     overrides = _parse_overrides(extra)
