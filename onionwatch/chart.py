@@ -41,11 +41,31 @@ def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:.1f}"
 
 
+def _wrap(text: str, width: int = 150) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return lines + ([line] if line else [])
+
+
 def line_chart(labels: Sequence[str], series: dict[str, Sequence[float]], *, title: str, x_label: str,
-               y_label: str, width: int = 900, height: int = 360) -> Markup:
-    """An SVG document (safe Markup) with axes, labels, a legend and one line per series."""
-    plot_w = width - MARGIN_LEFT - MARGIN_RIGHT
+               y_label: str, width: int = 900, height: int = 360,
+               right: dict[str, Sequence[float | None]] | None = None, right_label: str = "",
+               caption: Sequence[str] = ()) -> Markup:
+    """An SVG document (safe Markup) with axes, labels, a legend and one line per series;
+    ``right`` series get their own scale on a second y-axis (gaps where a value is None),
+    ``caption`` lines are printed under the chart (the method, for a cited figure)."""
+    caption_lines = [wrapped for c in caption for wrapped in _wrap(c)]
+    extra = 80 if right else 0  # room for the second axis between the plot and the legend
+    width += extra
+    plot_w = width - MARGIN_LEFT - MARGIN_RIGHT - extra
     plot_h = height - MARGIN_TOP - MARGIN_BOTTOM
+    chart_h = height
+    height += 15 * len(caption_lines) + (10 if caption_lines else 0)
     top = max([float(v) for vals in series.values() for v in vals] or [0.0])
     ticks = _ticks(top)
     y_max = ticks[-1]
@@ -75,7 +95,7 @@ def line_chart(labels: Sequence[str], series: dict[str, Sequence[float]], *, tit
         if (n - 1 - i) % every == 0:  # always label the latest interval
             out.append(f'<text x="{x(i):.1f}" y="{MARGIN_TOP + plot_h + 16}" text-anchor="middle" font-size="11" '
                        f'fill="#444">{escape(label)}</text>')
-    out.append(f'<text x="{MARGIN_LEFT + plot_w / 2:.0f}" y="{height - 12}" text-anchor="middle" font-size="12" '
+    out.append(f'<text x="{MARGIN_LEFT + plot_w / 2:.0f}" y="{chart_h - 12}" text-anchor="middle" font-size="12" '
                f'fill="#222">{escape(x_label)}</text>')
     out.append(f'<text x="14" y="{MARGIN_TOP + plot_h / 2:.0f}" text-anchor="middle" font-size="12" fill="#222" '
                f'transform="rotate(-90 14 {MARGIN_TOP + plot_h / 2:.0f})">{escape(y_label)}</text>')
@@ -89,11 +109,56 @@ def line_chart(labels: Sequence[str], series: dict[str, Sequence[float]], *, tit
         for i, v in enumerate(values):
             out.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5" fill="{color}"/>')
         ly = MARGIN_TOP + 10 + 18 * k
-        lx = MARGIN_LEFT + plot_w + 14
+        lx = MARGIN_LEFT + plot_w + 14 + extra
         out.append(f'<line x1="{lx}" y1="{ly}" x2="{lx + 22}" y2="{ly}" stroke="{color}" stroke-width="3"{dash_attr}/>')
         out.append(f'<text x="{lx + 24}" y="{ly + 4}" font-size="12" fill="#222">{escape(name)}</text>')
+    if right:
+        out += _right_axis(right, right_label, x, plot_w, plot_h, len(series), extra)
+    base = chart_h + 8
+    for k, line in enumerate(caption_lines):
+        out.append(f'<text class="caption" x="10" y="{base + 15 * k}" font-size="10.5" fill="#333">'
+                   f'{escape(line)}</text>')
     out.append("</svg>")
     return Markup("\n".join(out))
+
+
+RIGHT_COLOURS = ("#555555", "#b8860b")
+
+
+def _right_axis(right: dict[str, Sequence[float | None]], label: str, x: Any, plot_w: float,
+                plot_h: float, offset: int, extra: int) -> list[str]:
+    """A second y-axis at the plot's right edge with its own ticks (another scale)."""
+    top = max([float(v) for vals in right.values() for v in vals if v is not None] or [0.0])
+    ticks = _ticks(top)
+    y_max = ticks[-1]
+    edge = MARGIN_LEFT + plot_w
+
+    def y(v: float) -> float:
+        return MARGIN_TOP + plot_h - plot_h * (float(v) / y_max)
+
+    out = [f'<line x1="{edge}" y1="{MARGIN_TOP}" x2="{edge}" y2="{MARGIN_TOP + plot_h}" stroke="#777"/>']
+    for t in ticks:
+        out.append(f'<text x="{edge + 4}" y="{y(t) + 4:.1f}" font-size="10" fill="#555">{_num(t)}</text>')
+    out.append(f'<text x="{edge + 58}" y="{MARGIN_TOP + plot_h / 2:.0f}" text-anchor="middle" font-size="11" '
+               f'fill="#555" transform="rotate(90 {edge + 58} {MARGIN_TOP + plot_h / 2:.0f})">{escape(label)}</text>')
+    for k, (name, values) in enumerate(right.items()):
+        color = RIGHT_COLOURS[k % len(RIGHT_COLOURS)]
+        segments: list[list[str]] = [[]]
+        for i, v in enumerate(values):
+            if v is None:
+                segments.append([])
+            else:
+                segments[-1].append(f"{x(i):.1f},{y(v):.1f}")
+                out.append(f'<rect x="{x(i) - 2.5:.1f}" y="{y(v) - 2.5:.1f}" width="5" height="5" fill="{color}"/>')
+        for seg in (s for s in segments if s):
+            out.append(f'<polyline class="series right" data-series="{escape(name)}" fill="none" stroke="{color}" '
+                       f'stroke-width="2" stroke-dasharray="1 3" points="{" ".join(seg)}"/>')
+        ly = MARGIN_TOP + 10 + 18 * (offset + k)
+        lx = MARGIN_LEFT + plot_w + 14 + extra
+        out.append(f'<line x1="{lx}" y1="{ly}" x2="{lx + 22}" y2="{ly}" stroke="{color}" stroke-width="3" '
+                   f'stroke-dasharray="1 3"/>')
+        out.append(f'<text x="{lx + 24}" y="{ly + 4}" font-size="12" fill="#222">{escape(name)}</text>')
+    return out
 
 
 def series_of(rows: Sequence[dict[str, Any]], by_category: bool) -> tuple[list[str], dict[str, list[float]]]:
@@ -150,6 +215,105 @@ def png(rows: Sequence[dict[str, Any]], path: str | Path, *, interval: str, by_c
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     fig.autofmt_xdate()
     fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, format="png")
+    plt.close(fig)
+    return path
+
+
+# -- counts by address or site, with Tor Metrics beside them (onionwatch.counts results) ------
+
+COUNT_METRICS = ("known", "alive", "new", "gone", "seized", "clones")
+
+
+def counts_series(result: dict[str, Any]) -> tuple[list[str], dict[str, list[float]], dict[str, list[float | None]]]:
+    """Labels, left-axis series (our counts) and right-axis series (Tor Metrics) of a
+    ``onionwatch.counts.onion_stats`` result; split rows leave out ``known`` as ``series_of`` does."""
+    rows = result["rows"]
+    split = bool(result.get("by"))
+    labels = sorted({str(r["start"])[:10] for r in rows})
+    pos = {label: i for i, label in enumerate(labels)}
+    left: dict[str, list[float]] = {}
+    tor: list[float | None] = [None] * len(labels)
+    unit = "sites" if result.get("unit") == "sites" else "addresses"
+    for r in rows:
+        i = pos[str(r["start"])[:10]]
+        for m in COUNT_METRICS:
+            if m not in r or (split and m in ("known", "clones")):
+                continue
+            name = f"{m} ({r['category']})" if split and r.get("category") else (
+                "clones" if m == "clones" else f"{m} {unit}")
+            left.setdefault(name, [0.0] * len(labels))[i] = float(r[m] or 0)
+        if r.get("tor_onions") is not None:
+            tor[i] = float(r["tor_onions"])
+    right = {}
+    if any(v is not None for v in tor):
+        series = ", ".join(sorted({s["series"] for s in result.get("tor_sources") or []})) or "v3"
+        right[f"Tor Metrics {series} estimate"] = tor
+    return labels, left, right
+
+
+def counts_title(result: dict[str, Any]) -> str:
+    by = f" by {result['by']}" if result.get("by") else ""
+    return f"Onion {'sites' if result.get('unit') == 'sites' else 'addresses'} per {result['interval']}{by}"
+
+
+def counts_svg(result: dict[str, Any]) -> Markup:
+    """The counts chart (our counts on the left axis, Tor Metrics on the right) with its caption."""
+    labels, left, right = counts_series(result)
+    return line_chart(labels, left, title=counts_title(result), x_label=result["interval"],
+                      y_label="onion sites" if result.get("unit") == "sites" else "onion addresses",
+                      right=right, right_label="Tor Metrics: unique .onion addresses", caption=result["caption"])
+
+
+def counts_svg_file(result: dict[str, Any], path: str | Path) -> Path:
+    path = Path(path)
+    path.write_text(str(counts_svg(result)), encoding="utf-8")
+    return path
+
+
+def counts_png(result: dict[str, Any], path: str | Path) -> Path:
+    """The same chart as `counts_svg`, drawn with matplotlib: Tor Metrics on a second axis
+    (twinx), the caption under the plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    labels, left, right = counts_series(result)
+    x = [date.fromisoformat(label) for label in labels]
+    caption = [wrapped for c in result["caption"] for wrapped in _wrap(c, 170)]
+    fig, ax = plt.subplots(figsize=(11, 5.5 + 0.2 * len(caption)), dpi=100)
+    for k, (name, values) in enumerate(left.items()):
+        dash = DASHES[k % len(DASHES)]
+        style = {"dashes": [float(d) for d in dash.split()]} if dash else {}
+        ax.plot(x, values, marker="o", markersize=4, linewidth=2, color=PALETTE[k % len(PALETTE)], label=name,
+                **style)
+    handles, names = ax.get_legend_handles_labels()
+    if right:
+        ax2 = ax.twinx()
+        for k, (name, values) in enumerate(right.items()):
+            pts = [(xi, v) for xi, v in zip(x, values, strict=True) if v is not None]
+            ax2.plot([p[0] for p in pts], [p[1] for p in pts], marker="s", markersize=4, linestyle=":",
+                     linewidth=2, color=RIGHT_COLOURS[k % len(RIGHT_COLOURS)], label=name)
+        ax2.set_ylabel("Tor Metrics: unique .onion addresses")
+        ax2.set_ylim(bottom=0)
+        h2, n2 = ax2.get_legend_handles_labels()
+        handles, names = handles + h2, names + n2
+    ax.set_title(counts_title(result))
+    ax.set_xlabel(f"{result['interval']} starting (UTC)")
+    ax.set_ylabel("onion sites" if result.get("unit") == "sites" else "onion addresses")
+    ax.set_xticks(x[::max(1, math.ceil(len(x) / 12))])
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(handles, names, loc="upper left", bbox_to_anchor=(1.14 if right else 1.01, 1.0), fontsize="small")
+    fig.autofmt_xdate()
+    fig.text(0.01, 0.01, "\n".join(caption), fontsize=7.5, va="bottom", ha="left", wrap=False)
+    fig.tight_layout(rect=(0, 0.03 * len(caption) / 2 + 0.04, 1, 1))
     path = Path(path)
     fig.savefig(path, format="png")
     plt.close(fig)

@@ -156,25 +156,70 @@ def _cli(args: list[str], es_url: str, prefix: str, home: str) -> str:
     env = {"ONIONWATCH_ES_URL": es_url, "ONIONWATCH_INDEX_PREFIX": prefix, "ONIONWATCH_HOME": home}
     result = CliRunner().invoke(main, args, env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 def test_stats_command_formats(es: Elasticsearch, es_url: str, history: Names, tmp_path) -> None:  # noqa: ANN001
     base = ["stats", "onions", "--interval", "week", "--since", "2026-01-05", "--until", "2026-02-08"]
     out = json.loads(_cli(base + ["--format", "json"], es_url, history.prefix, str(tmp_path)))
-    assert counts(out)[2] == ("2026-01-19", 5, 1, 2, 1)
+    assert (out["unit"], out["interval"], out["tor_metrics"]) == ("addresses", "week", [])
+    assert set(out["rows"][0]) >= {"start", "end", "category", "known", "alive", "new", "gone", "seized"}
+    # (week, known, new, alive, gone): deaths are counted once, when final: C dies in week 4 (last up
+    # in week 2, then two weeks without); B came back, so its two down weeks are no death
+    assert counts(out["rows"]) == [("2026-01-05", 3, 2, 2, 0), ("2026-01-12", 4, 1, 2, 0), ("2026-01-19", 5, 1, 2, 0),
+                                   ("2026-01-26", 6, 1, 3, 1), ("2026-02-02", 6, 0, 2, 0)]
+    assert "alive: at least one successful liveness check" in " ".join(out["caption"])
     table = _cli(base, es_url, history.prefix, str(tmp_path)).splitlines()
-    assert table[0].split() == ["start", "known", "alive", "new", "gone"]
-    assert table[3].split() == ["2026-01-19", "5", "2", "1", "1"]
-    rows = list(csv.DictReader(io.StringIO(_cli(base + ["--format", "csv", "--by", "category"], es_url,
-                                                  history.prefix, str(tmp_path)))))
+    assert table[0].split() == ["start", "known", "alive", "new", "gone", "seized"]
+    assert table[4].split() == ["2026-01-26", "6", "3", "1", "1", "0"]
+    assert table[7].startswith("Counted by onion address")  # the caption follows the rows
+    text = _cli(base + ["--format", "csv", "--by", "category"], es_url, history.prefix, str(tmp_path))
+    assert text.startswith("# Counted by onion address")
+    rows = list(csv.DictReader(io.StringIO("\n".join(x for x in text.splitlines() if not x.startswith("#")))))
     assert {r["category"] for r in rows} == {"leaked_data", "drugs", "wildlife"}
     leaked = [(r["start"][:10], int(r["alive"])) for r in rows if r["category"] == "leaked_data"]
     assert leaked == [("2026-01-05", 1), ("2026-01-12", 0), ("2026-01-19", 1), ("2026-01-26", 2), ("2026-02-02", 0)]
-    for extra in ([], ["--by", "category"]):
-        png = tmp_path / f"chart{len(extra)}.png"
+    sites = json.loads(_cli(base + ["--format", "json", "--unit", "sites"], es_url, history.prefix, str(tmp_path)))
+    assert [r["known"] for r in sites["rows"]] == [3, 4, 5, 6, 6]  # never clustered: one site per address
+    for extra in ([], ["--by", "category"], ["--unit", "sites"]):
+        png = tmp_path / f"chart{len(extra)}{extra[-1] if extra else ''}.png"
         _cli(base + ["--format", "png", "--output", str(png)] + extra, es_url, history.prefix, str(tmp_path))
         assert_png(png.read_bytes())
+    svg = tmp_path / "chart.svg"
+    _cli(base + ["--format", "svg", "--output", str(svg)], es_url, history.prefix, str(tmp_path))
+    assert svg.read_text().startswith("<svg") and 'class="caption"' in svg.read_text()
+
+
+TOR_CSV = """# (c) The Tor Project, Inc. Licensed under CC BY 3.0 US
+# "Unique .onion addresses (version 3 only)"
+date,onions,frac
+2026-01-05,700000,0.12
+2026-01-06,710000,0.13
+2026-01-20,690000.5,0.11
+"""
+
+
+def test_import_tor_metrics_command(es: Elasticsearch, es_url: str, history: Names, tmp_path) -> None:  # noqa: ANN001
+    bad = tmp_path / "hidserv-dir-v3-onions-seen.csv"
+    bad.write_text(TOR_CSV.replace("0.13", "13%"))
+    env = {"ONIONWATCH_ES_URL": es_url, "ONIONWATCH_INDEX_PREFIX": history.prefix, "ONIONWATCH_HOME": str(tmp_path)}
+    result = CliRunner().invoke(main, ["stats", "import-tor-metrics", str(bad)], env=env)
+    assert result.exit_code == 1
+    assert "line 5" in result.output and "frac" in result.output and "nothing was imported" in result.output
+    base = ["stats", "onions", "--interval", "week", "--since", "2026-01-05", "--until", "2026-02-08", "--format", "json"]
+    assert json.loads(_cli(base, es_url, history.prefix, str(tmp_path)))["tor_metrics"] == []
+    good = tmp_path / "hidserv-dir-v3-onions-seen.csv"
+    good.write_text(TOR_CSV)
+    out = _cli(["stats", "import-tor-metrics", str(good)], es_url, history.prefix, str(tmp_path))
+    assert "imported 3 days of Tor Metrics v3 (2026-01-05 to 2026-01-20)" in out
+    data = json.loads(_cli(base, es_url, history.prefix, str(tmp_path)))
+    assert [(p["date"], p["onions"]) for p in data["tor_metrics"]] == [
+        ("2026-01-05", 700000.0), ("2026-01-06", 710000.0), ("2026-01-20", 690000.5)]
+    assert [r["tor_onions"] for r in data["rows"]] == [705000.0, None, 690000.5, None, None]  # weekly means
+    assert "CC BY 3.0" in " ".join(data["caption"])
+    png = tmp_path / "both.png"
+    _cli(base[:-2] + ["--format", "png", "--output", str(png)], es_url, history.prefix, str(tmp_path))
+    assert_png(png.read_bytes())
 
 
 def assert_png(data: bytes, min_size: tuple[int, int] = (600, 300)) -> None:
