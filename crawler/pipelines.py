@@ -7,6 +7,9 @@ build_from_crawler, so this package never imports enrich/ or index/:
   ONIONWATCH_SINK      e.g. "index.sink.IndexSink": store(records) -> [error or None], close()
   ONIONWATCH_ENRICHER  e.g. "enrich.records.RecordEnricher": called with each batch, changes
                        the records in place; empty: records are stored as crawled
+  ONIONWATCH_CAPTURE_LOG  "crawler.capture.CaptureLog": every enriched (masked) record of a batch
+                       is appended to the hash-chained journal and fsynced before the sink
+                       stores it; optional (NotConfigured without ONIONWATCH_JOURNAL_DIR)
 
 An item is acknowledged to Scrapy only after the batch holding it is stored: the
 coroutine awaits the batch's outcome, so a crash or a rejected write never counts a page as
@@ -71,8 +74,9 @@ def _build(crawler, setting: str) -> Any:
 
 
 class StorePipeline:
-    def __init__(self, crawler, sink: Sink, enrich: Callable[[list[dict]], None] | None) -> None:
+    def __init__(self, crawler, sink: Sink, enrich: Callable[[list[dict]], None] | None, capture: Any = None) -> None:
         settings = crawler.settings
+        self.capture = capture  # the capture log (crawler.capture.CaptureLog) or None
         self.stats = crawler.stats
         self.batch_size = settings.getint("ONIONWATCH_STORE_BATCH")
         self.max_wait = settings.getfloat("ONIONWATCH_STORE_MAX_WAIT")
@@ -91,7 +95,13 @@ class StorePipeline:
             sink = _build(crawler, "ONIONWATCH_SINK")
             if sink is None:
                 raise RuntimeError("no store: set ONIONWATCH_SINK (e.g. index.sink.IndexSink) or ONIONWATCH_OUTPUT")
-        return cls(crawler, sink, _build(crawler, "ONIONWATCH_ENRICHER"))
+        capture = None
+        if crawler.settings.get("ONIONWATCH_CAPTURE_LOG"):
+            try:
+                capture = build_from_crawler(load_object(crawler.settings.get("ONIONWATCH_CAPTURE_LOG")), crawler)
+            except NotConfigured:
+                capture = None  # no journal directory given: no capture log
+        return cls(crawler, sink, _build(crawler, "ONIONWATCH_ENRICHER"), capture)
 
     async def process_item(self, item):
         loop = asyncio.get_running_loop()
@@ -140,6 +150,8 @@ class StorePipeline:
             cut = shape(record)
             record.clear()
             record.update(cut)
+        if self.capture is not None:  # journaled (fsynced) before the store sees it
+            self.capture.append(records, enricher=self.enrich)
         return self.sink.store(records)
 
     async def close_spider(self, spider=None) -> None:
@@ -147,3 +159,5 @@ class StorePipeline:
         while self.tasks:
             await asyncio.gather(*list(self.tasks))
         self.sink.close()
+        if self.capture is not None:
+            self.capture.close()

@@ -116,6 +116,7 @@ def run_crawl(
         "ONIONWATCH_TOR_CONTROL": controls,
         "ONIONWATCH_SUMMARY_FILE": str(summary_file),
         "LOG_INSTALL_ROOT_HANDLER": verbose,
+        "ONIONWATCH_JOURNAL_DIR": str(Path(settings.home()) / "journal"),  # the capture log (evidence)
         **_store_settings(output, enrich),
         **(overrides or {}),
     }
@@ -156,9 +157,11 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict:
 @click.option("--allow-clearnet", is_flag=True, help="Permit non-onion hosts (still only through Tor).")
 @click.option("--summary-json", is_flag=True, help="Print the summary as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's and the libraries' own log as well.")
+@click.option("--warc", "warc_dir", type=click.Path(file_okay=False),
+              help="Also write WARC/1.1 files here (raw bodies in clear: personal data included).")
 @click.option("-s", "--set", "extra", multiple=True, metavar="NAME=VALUE", help="Any Scrapy/onionwatch setting.")
 def crawl(seeds, socks, control, output, no_enrich, jobdir, frontier, max_pages_per_onion, max_depth, concurrency,
-          timeout, allow_clearnet, summary_json, verbose, extra) -> None:
+          timeout, allow_clearnet, summary_json, verbose, warc_dir, extra) -> None:
     """Crawl onion services through Tor, tag pages and index them."""
     socks_l, control_l = tor_route(socks, control)
     overrides = _parse_overrides(extra)
@@ -176,6 +179,14 @@ def crawl(seeds, socks, control, output, no_enrich, jobdir, frontier, max_pages_
         overrides["DEPTH_LIMIT"] = max_depth
     if allow_clearnet:
         overrides["ONIONWATCH_ALLOW_CLEARNET"] = True
+    if warc_dir:
+        import getpass
+        from importlib import metadata
+
+        overrides["EXTENSIONS"] = {"evidence.crawl.WarcRecorder": 600}
+        overrides["ONIONWATCH_WARC_DIR"] = warc_dir
+        overrides["ONIONWATCH_WARC_OPERATOR"] = getpass.getuser()
+        overrides["ONIONWATCH_SOFTWARE"] = f"onionwatch {metadata.version('onionwatch')}"
     if frontier:
         if not frontier.startswith(("redis://", "rediss://", "unix://")):
             raise click.BadParameter("the frontier must be a redis:// (or rediss://, unix://) URL", param_hint="--frontier")
