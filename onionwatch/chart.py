@@ -235,14 +235,12 @@ def counts_series(result: dict[str, Any]) -> tuple[list[str], dict[str, list[flo
     pos = {label: i for i, label in enumerate(labels)}
     left: dict[str, list[float]] = {}
     tor: list[float | None] = [None] * len(labels)
-    unit = "sites" if result.get("unit") == "sites" else "addresses"
     for r in rows:
         i = pos[str(r["start"])[:10]]
         for m in COUNT_METRICS:
             if m not in r or (split and m in ("known", "clones")):
                 continue
-            name = f"{m} ({r['category']})" if split and r.get("category") else (
-                "clones" if m == "clones" else f"{m} {unit}")
+            name = f"{m} ({r['category']})" if split and r.get("category") else m
             left.setdefault(name, [0.0] * len(labels))[i] = float(r[m] or 0)
         if r.get("tor_onions") is not None:
             tor[i] = float(r["tor_onions"])

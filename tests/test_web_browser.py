@@ -123,7 +123,7 @@ def served(lab: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict
         token = run_onionwatch(["token", "create", "e2e"], env).stdout.strip()
         proc, base = _start_server(env, home)
         yield {"base": base, "token": token, "home": home, "forum": forum, "extras": extras, "timings": timings,
-               "summary": summary, "lab_sites": lab["sites"]}
+               "summary": summary, "lab_sites": lab["sites"], "env": env}
     finally:
         if proc is not None:
             proc.terminate()
@@ -331,7 +331,7 @@ def test_stats_chart_renders(served: dict, browser: Any) -> None:
     svg = browser.find_element(By.CSS_SELECTOR, "#chart svg")
     assert svg.size["width"] > 600 and svg.size["height"] > 250
     lines = browser.find_elements(By.CSS_SELECTOR, "#chart svg polyline.series")
-    assert {ln.get_attribute("data-series") for ln in lines} == {"known", "new", "alive", "gone"}
+    assert {ln.get_attribute("data-series") for ln in lines} == {"known", "new", "alive", "gone", "seized"}
     head = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#stats-rows tr th")]
     today = dict(zip(head, [td.text for td in browser.find_elements(By.CSS_SELECTOR, "#stats-rows tr:last-child td")]))
     lab_onions = len(served["lab_sites"])
@@ -340,13 +340,53 @@ def test_stats_chart_renders(served: dict, browser: Any) -> None:
     assert int(today["alive"]) == lab_onions and int(today["gone"]) == 0  # every lab service answered
     shot(browser, "06-stats")
     browser.get(served["base"] + "/stats?interval=day&by=category")
-    assert len(browser.find_elements(By.CSS_SELECTOR, "#chart svg polyline.series")) == 9  # 3 metrics × 3 categories
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#chart svg polyline.series")) == 12  # 4 metrics × 3 categories
     shot(browser, "07-stats-by-category")
     req = urllib.request.Request(served["base"] + "/stats.csv?interval=day",
                                  headers={"Authorization": f"Bearer {served['token']}"})
     with urllib.request.urlopen(req, timeout=30) as resp:
         csv_text = resp.read().decode()
-    assert csv_text.splitlines()[0] == "start,known,alive,new,gone,end" and len(csv_text.splitlines()) == 13
+    rows = [line for line in csv_text.splitlines() if not line.startswith("#")]  # the caption comes first
+    assert rows[0] == "start,known,alive,new,gone,seized,end" and len(rows) == 13
+    assert csv_text.startswith("# Counted by onion address")
+
+
+def test_stats_by_site_beside_tor_metrics(served: dict, browser: Any) -> None:
+    """The analyst imports Tor Metrics' CSV, clusters the crawled onions into sites, and sees
+    both series on one chart (Tor Metrics on its own axis), with the method under it."""
+    from datetime import date, timedelta
+
+    from selenium.webdriver.common.by import By
+
+    env = lab_env_of(served)
+    days = [date.today() - timedelta(days=k) for k in (3, 2, 1, 0)]
+    csv_file = served["home"] / "hidserv-dir-v3-onions-seen.csv"
+    csv_file.write_text("# (c) The Tor Project, Inc. Licensed under CC BY 3.0 US\n"
+                        "# \"Unique .onion addresses (version 3 only)\"\ndate,onions,frac\n"
+                        + "".join(f"{d.isoformat()},{800000 + 1000 * i},0.2{i}\n" for i, d in enumerate(days)))
+    imported = run_onionwatch(["stats", "import-tor-metrics", str(csv_file)], env)
+    assert imported.returncode == 0 and "imported 4 days of Tor Metrics v3" in imported.stdout, imported.stderr
+    clustered = run_onionwatch(["sites", "--json"], env)
+    assert clustered.returncode == 0, clustered.stderr[-2000:]
+    summary = json.loads(clustered.stdout)["summary"]
+    browser.get(served["base"] + f"/stats?interval=day&unit=sites&since={days[0].isoformat()}")
+    lines = {ln.get_attribute("data-series") for ln in browser.find_elements(By.CSS_SELECTOR, "#chart svg polyline")}
+    assert "Tor Metrics v3 estimate" in lines and "known" in lines
+    head = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#stats-rows tr th")]
+    today = dict(zip(head, [td.text for td in browser.find_elements(By.CSS_SELECTOR, "#stats-rows tr:last-child td")]))
+    assert int(today["known"]) == summary["sites"] and int(today["clones"]) == summary["clones"]
+    assert float(today["tor_onions"]) == 803000.0
+    assert "Counted by site" in browser.find_element(By.ID, "caption").text
+    shot(browser, "09-stats-sites-tor-metrics")
+    browser.find_element(By.ID, "unit-addresses").click()
+    assert "Onion addresses per day" in browser.find_element(By.CSS_SELECTOR, "#chart svg title").get_attribute(
+        "textContent")
+    shot(browser, "10-stats-addresses-tor-metrics")
+
+
+def lab_env_of(served: dict) -> dict:
+    """The environment the served app's commands run with (its home, the lab's directory)."""
+    return served["env"]
 
 
 def test_alerts_page_shows_a_fired_alert(served: dict, browser: Any) -> None:

@@ -59,6 +59,13 @@ def stats() -> Response:
     return jsonify(dict(data, params=args, overview=records.overview(backend())))
 
 
+@bp.route("/stats/onions")
+def stats_onions() -> Response:
+    """The contract of `onionwatch stats onions --format json`: {unit, interval, rows, tor_metrics, caption, ...}."""
+    _, data = views.stats_data()
+    return jsonify(data)
+
+
 @bp.route("/alerts")
 def alerts() -> Response:
     b = backend()

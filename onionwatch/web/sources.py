@@ -11,7 +11,7 @@ from elasticsearch import Elasticsearch
 import alerts
 import index
 from index.checks import INTERVALS
-from onionwatch import reports
+from onionwatch import counts, reports
 
 CATEGORIES = reports.CATEGORIES
 DEFAULT_INTERVALS = reports.DEFAULT_INTERVALS
@@ -29,18 +29,18 @@ def service_history(es: Elasticsearch, names: index.Names, onion: str, size: int
 
 
 def stats_series(es: Elasticsearch, names: index.Names, *, interval: str = "day", since: str | None = None,
-                 until: str | None = None, by_category: bool = False) -> dict[str, Any]:
-    """Onion-service counts per interval, as `onionwatch stats onions` computes them:
-    {rows: [{start, category, known, alive, new, gone, end}], since, until}."""
+                 until: str | None = None, by: str | None = None, unit: str = "addresses") -> dict[str, Any]:
+    """Onion-service counts per interval, as `onionwatch stats onions` computes them
+    (onionwatch.counts): {unit, interval, rows, tor_metrics, caption, since, until, ...}."""
     try:
-        return reports.onion_counts(es, names, interval=interval, since=since, until=until, by_category=by_category)
+        return counts.onion_stats(es, names, unit=unit, interval=interval, since=since, until=until, by=by)
     except ValueError as exc:  # e.g. until before since
         raise BadRequest(str(exc)) from exc
 
 
-def stats_csv(rows: list[dict[str, Any]]) -> str:
-    """The CSV behind the chart, in the same columns as `onionwatch stats onions --format csv`."""
-    return reports.stats_csv(rows)
+def stats_csv(result: dict[str, Any]) -> str:
+    """The CSV behind the chart (caption as # lines), as `onionwatch stats onions --format csv`."""
+    return counts.to_csv(result)
 
 
 def _rules(alert_config: Callable[[], alerts.AlertConfig]) -> tuple[list[dict[str, Any]], str | None]:

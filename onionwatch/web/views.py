@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
 
 import index
-from onionwatch import chart, reports
+from onionwatch import chart, counts
 from onionwatch.web import records, sources
 from onionwatch.web.records import Backend, BadRequest
 
@@ -98,13 +99,18 @@ def service(onion: str) -> Any:
 
 
 def stats_args() -> dict[str, Any]:
-    """Validated stats parameters from the query string (shared by the page, CSV and API)."""
+    """Validated stats parameters from the query string (shared by the page, exports and API)."""
     interval = request.args.get("interval", "day")
     if interval not in sources.INTERVALS:
         raise BadRequest(f"interval must be one of {', '.join(sources.INTERVALS)}")
+    unit = request.args.get("unit") or "addresses"
+    if unit not in counts.UNITS:
+        raise BadRequest(f"unit must be one of {', '.join(counts.UNITS)}")
+    by = request.args.get("by") or None
+    if by is not None and by not in counts.BY:
+        raise BadRequest(f"by must be one of {', '.join(counts.BY)}")
     return {"interval": interval, "since": records.parse_date(request.args.get("since"), "since"),
-            "until": records.parse_date(request.args.get("until"), "until"),
-            "by_category": request.args.get("by") == "category"}
+            "until": records.parse_date(request.args.get("until"), "until"), "by": by, "unit": unit}
 
 
 def stats_data() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -113,30 +119,44 @@ def stats_data() -> tuple[dict[str, Any], dict[str, Any]]:
     return args, sources.stats_series(b.es, b.names, **args)
 
 
-def stats_chart(args: dict[str, Any], rows: list[dict[str, Any]]) -> Any:
-    return chart.svg(rows, interval=args["interval"], by_category=args["by_category"])
-
-
 @bp.route("/stats")
 def stats() -> Any:
     args, data = stats_data()
-    svg = stats_chart(args, data["rows"]) if data["rows"] else None
+    svg = chart.counts_svg(data) if data["rows"] else None
+    columns = [c for c in counts.COLUMNS if any(c in r for r in data["rows"]) and (c != "category" or args["by"])]
     return render_template("stats.html", args=args, data=data, svg=svg, overview=records.overview(backend()),
-                           intervals=sources.INTERVALS, columns=reports.stats_columns(data["rows"]))
+                           intervals=sources.INTERVALS, units=counts.UNITS, columns=columns)
+
+
+def _export_name(args: dict[str, Any], ext: str) -> str:
+    return f"onion-{args['unit']}-{args['interval']}{'-by-' + args['by'] if args['by'] else ''}.{ext}"
 
 
 @bp.route("/stats.csv")
 def stats_csv() -> Response:
     args, data = stats_data()
-    resp = Response(sources.stats_csv(data["rows"]), mimetype="text/csv")
-    resp.headers["Content-Disposition"] = f'attachment; filename="onion-services-{args["interval"]}.csv"'
+    resp = Response(sources.stats_csv(data), mimetype="text/csv")
+    resp.headers["Content-Disposition"] = f'attachment; filename="{_export_name(args, "csv")}"'
     return resp
 
 
 @bp.route("/stats.svg")
 def stats_svg() -> Response:
+    _, data = stats_data()
+    return Response(str(chart.counts_svg(data)), mimetype="image/svg+xml")
+
+
+@bp.route("/stats.png")
+def stats_png() -> Response:
+    import tempfile
+
     args, data = stats_data()
-    return Response(str(stats_chart(args, data["rows"])), mimetype="image/svg+xml")
+    with tempfile.NamedTemporaryFile(suffix=".png") as fh:
+        chart.counts_png(data, fh.name)
+        body = Path(fh.name).read_bytes()
+    resp = Response(body, mimetype="image/png")
+    resp.headers["Content-Disposition"] = f'inline; filename="{_export_name(args, "png")}"'
+    return resp
 
 
 @bp.route("/alerts")
