@@ -26,7 +26,7 @@ _IBAN_HEAD = re.compile(r"[A-Za-z]{2}\d{2}")
 _IBAN_SPACED = re.compile(r"[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,4})?(?![A-Za-z0-9])")
 _IPV4 = re.compile(rf"(?<![{_A}.])(?:\d{{1,3}}\.){{3}}\d{{1,3}}(?![{_A}]|\.\d)")
 _IPV6 = re.compile(rf"(?<![{_A}:])(?:[0-9A-Fa-f]{{0,4}}:){{2,7}}[0-9A-Fa-f]{{1,4}}(?![{_A}:])")
-_SG = re.compile(rf"(?i)(?<![{_A}])[STFG]\d{{7}}[A-Z](?![{_A}])")
+_SG = re.compile(rf"(?i)(?<![{_A}])[STFGM]\d{{7}}[A-Z](?![{_A}])")
 # Digit runs with the separators people write inside phone, card and identity numbers.
 _NUM = re.compile(
     rf"(?<![{_A}+.\-/@#,])(?:\+ ?|00 ?)?(?:\(\d{{1,5}}\) ?)?\d"
@@ -36,6 +36,8 @@ _NUM = re.compile(
 _DIGITS = re.compile(r"\d+")
 _DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
 _THOUSANDS = re.compile(r"\d{1,3}(?:([.,])\d{3})(?:\1\d{3})*")
+_DATE_TIME = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}[ T]\d")  # "2000-04-16 11:34": a timestamp
+_TRUNK_IN_INTL = re.compile(r"\(0\)\s?")  # "+41 (0)96 471 07 95": the national trunk 0 in brackets
 _SSN_SHAPE = re.compile(r"\d{3}([- ])\d{2}\1\d{4}")
 _CARD_SHAPE = re.compile(r"\d+(?:([ \-])\d+)*(?:\1\d+)*")
 _MY_SHAPE = re.compile(r"\d{6}-\d{2}-\d{4}")
@@ -67,6 +69,16 @@ class PiiFinder:
         self.regions_by_lang: dict[str, list[str]] = pii["phone_regions_by_lang"]
         self.regions_default: list[str] = pii["phone_regions_default"]
         self.strong_default = int(pii["phone_strong_regions"])
+        phone = pii["phone"]
+        self.phone_context_regions: list[str] = phone["context_regions"]
+        words = "|".join(re.escape(w.lower()) for w in sorted(phone["street_words"], key=len, reverse=True))
+        # a number followed by a street name is a house number ("3747 3911 Fourth Avenue")
+        self.street_after = re.compile(rf"[ ,]*(?:[^\W\d_]+\.? ){{0,2}}?(?:{words})(?![^\W\d_])")
+        words = "|".join(re.escape(w.lower()) for w in sorted(phone["not_phone_context"], key=len, reverse=True))
+        # "ZIP: 75534-030", "license number is 5130634", "card number ...": another kind of number
+        self.not_phone_before = re.compile(rf"(?<![^\W\d_])(?:{words})(?![^\W\d_])[^.\n]{{0,25}}$")
+        words = "|".join(re.escape(w.lower()) for w in sorted(phone["strong_context"], key=len, reverse=True))
+        self.phone_words = re.compile(rf"(?<![^\W\d_])(?:{words})(?![^\W\d_])")
         self.min_score = float(settings["min_score"])
         self.window = int(settings["context_chars"])
         self.boost = float(settings["context_boost"])
@@ -227,21 +239,33 @@ class PiiFinder:
                 best = phone
         return best if best is not None and best.score >= self.min_score else None
 
-    @staticmethod
-    def _phone_shaped(s: str, start: int, low: str) -> bool:
+    def _phone_shaped(self, s: str, start: int, low: str) -> bool:
         core = s.split("x")[0].split("ext")[0].strip()
-        if _DATE.fullmatch(core) or _THOUSANDS.fullmatch(core) or "." in core and core.count(".") == 1:
+        if _DATE.fullmatch(core) or _THOUSANDS.fullmatch(core) or "." in core and core.count(".") == 1 or _DATE_TIME.match(s):
             return False
         before = low[max(0, start - 4) : start]
-        return not any(sym in before for sym in ("$", "€", "£", "฿", "rp", "rm", "¥", "₫"))
+        if any(sym in before for sym in ("$", "€", "£", "฿", "rp", "rm", "¥", "₫")):
+            return False
+        end = start + len(s)
+        if not s.startswith(("+", "(")) and self.street_after.match(low, end, end + 40):
+            return False
+        head = low[max(0, start - 40) : start]
+        return not (self.not_phone_before.search(head) and not self.phone_words.search(head))
 
     def _phone(self, s: str, start: int, end: int, low: str, regions: tuple[list[str], set[str]]) -> Entity | None:
+        """Valid in a likely region (or by its country code); with phone context nearby ("call",
+        "fax", "answering at"), also valid in any of the context regions, or a possible
+        international number."""
         ordered, strong = regions
         intl = s.startswith(("+", "00"))
+        if intl:
+            s = _TRUNK_IN_INTL.sub("", s)
         context = self._has_context("PHONE_NUMBER", low, start, end)
         if not intl and not context and self._score("PHONE_NUMBER", weak=True) + 1e-9 < self.min_score:
             ordered = [r for r in ordered if r in strong]  # a weak region could not reach min_score
         region = v.phone_region(s, ordered)
+        if region is None and context:
+            region = v.phone_region(s, [r for r in self.phone_context_regions if r not in ordered], possible=intl)
         if region is None:
             return None
         score = self._score("PHONE_NUMBER", weak=not intl and region not in strong)

@@ -1,8 +1,8 @@
 """Checksum and structure validators, one per entity label.
 
 Kept libraries do the checking wherever one exists (python-stdnum, phonenumbers, base58, bech32m,
-stem); only the Singapore NRIC/FIN and Vietnamese CCCD structure are written here because no
-installed library covers them.
+stem, pycryptodome's Keccak via enrich.checksums); only the Singapore NRIC/FIN and Vietnamese
+CCCD structure are written here because no installed library covers them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import base58
 import bech32m
 import phonenumbers
+from enrich import checksums
 from stdnum import iban, luhn
 from stdnum.id import nik
 from stdnum.my import nric as my_nric
@@ -22,7 +23,7 @@ from stdnum.th import pin as th_pin
 from stdnum.us import ssn as us_ssn
 from stem.descriptor.hidden_service import HiddenServiceDescriptorV3
 
-_SG_SHAPE = re.compile(r"[STFG]\d{7}[A-Z]")
+_SG_SHAPE = re.compile(r"[STFGM]\d{7}[A-Z]")
 _PH_SSS = re.compile(r"\d{2}-\d{7}-\d")
 _PH_TIN = re.compile(r"\d{3}-\d{3}-\d{3}(?:-\d{3,5})?")
 _ETH = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -69,13 +70,13 @@ _SG_OFFSET = {"S": 0, "T": 4, "F": 0, "G": 4}
 
 
 def is_sg_nric_fin(value: str) -> bool:
-    """Singapore NRIC/FIN (S, T, F, G series): 7 digits and a weighted check letter.
-
-    The 2022 M series uses a check table that is not publicly specified: not accepted.
-    """
+    """Singapore NRIC/FIN: S, T, F, G series (7 digits and a weighted check letter) and the
+    M series of FINs issued since 2022 (its own offset and letter table)."""
     value = value.upper()
     if not _SG_SHAPE.fullmatch(value):
         return False
+    if value[0] == "M":
+        return checksums.sg_m_series_ok(value)
     total = sum(int(d) * w for d, w in zip(value[1:8], _SG_WEIGHTS)) + _SG_OFFSET[value[0]]
     return _SG_TABLES[value[0]][total % 11] == value[8]
 
@@ -110,20 +111,24 @@ def is_btc(value: str) -> bool:
 
 
 def is_eth(value: str) -> bool:
-    """0x + 40 hex digits (EIP-55 case checksum needs Keccak, not available: structure only)."""
-    return bool(_ETH.fullmatch(value)) and len(set(value[2:].lower())) > 4
+    """0x + 40 hex digits; a mixed-case address must carry a valid EIP-55 (Keccak-256) checksum.
+    All-lower or all-upper case carries no checksum (EIP-55): accepted on structure alone."""
+    return bool(_ETH.fullmatch(value)) and len(set(value[2:].lower())) > 4 and checksums.eth_checksum_ok(value) is not False
+
+
+def eth_checksummed(value: str) -> bool:
+    """True only for a mixed-case address whose EIP-55 checksum verified."""
+    return checksums.eth_checksum_ok(value) is True
 
 
 def is_xmr(value: str) -> bool:
-    """Monero standard/subaddress (95) or integrated (106) address in Monero's base58 alphabet.
-
-    The Keccak checksum cannot be verified with the installed libraries: structure only.
-    """
+    """Monero mainnet standard/subaddress (95) or integrated (106) address: Monero's block-wise
+    base58, the network byte that fits the length, and the Keccak-256 checksum."""
     return (
         len(value) in (95, 106)
         and value[0] in "48"
-        and value[1] in "0123456789AB"
         and set(value) <= _MONERO_ALPHABET
+        and checksums.monero_checksum_ok(value)
     )
 
 
@@ -146,14 +151,17 @@ def is_ip(value: str) -> bool:
     return not (address.version == 4 and value.count(".") != 3)
 
 
-def phone_region(value: str, regions: Iterable[str]) -> str | None:
-    """The first region (or the number's own country code) in which the number is valid."""
+def phone_region(value: str, regions: Iterable[str], possible: bool = False) -> str | None:
+    """The first region (or the number's own country code) in which the number is valid.
+    `possible`: an international number only has to have a possible length for its country
+    (numbers from reserved ranges, e.g. drama numbers, are not "valid" but are numbers)."""
     if value.lstrip().startswith(("+", "00")):
         try:
             number = phonenumbers.parse("+" + digits(value)[2:] if value.lstrip().startswith("00") else value)
         except phonenumbers.NumberParseException:
             return None
-        return phonenumbers.region_code_for_number(number) if phonenumbers.is_valid_number(number) else None
+        ok = phonenumbers.is_possible_number(number) if possible else phonenumbers.is_valid_number(number)
+        return phonenumbers.region_code_for_number(number) if ok else None
     number_digits = digits(value)
     for region in regions:
         if not _possible_length(number_digits, region):

@@ -70,3 +70,27 @@ def test_username_password_lines_count_only_as_a_combo_list(tagger):
     combo = "alpha:pa55word\nbravo:letmein1\ncharlie:qwerty12\n"
     assert [lab for lab, _ in spans(tagger, combo)] == ["CREDENTIAL"] * 3
     assert spans(tagger, "Weight:5g\nPrice:$40\n") == []
+
+
+def test_phone_numbers_and_the_numbers_that_only_look_like_them(tagger):
+    """Timestamps, house numbers, postcodes and licence numbers are not phones; a number valid
+    only in a less likely region, or written with the trunk "(0)", counts when phone context
+    says so."""
+    not_phones = [
+        "When: 2000-04-16 11:34:35 Where: Upton",
+        "Please return to 94941 2505 Heatherleigh Suite 12",
+        "lives at 28919 136 Filadelfeos Str., Athens",
+        "ZIP: 75534-030",
+        "my driver's license number is 2270-66-1551",
+    ]
+    for text in not_phones:
+        assert "PHONE_NUMBER" not in [label for label, _ in spans(tagger, text)], text
+    phones = [
+        ("Desk: +41 (0)96 471 07 95 Fax: 9498", "+41 (0)96 471 07 95"),
+        ("They're not answering at 0680 298 70 63", "0680 298 70 63"),
+        ("office (579)888-3058 fax", "(579)888-3058"),
+    ]
+    for text, value in phones:
+        assert ("PHONE_NUMBER", value) in spans(tagger, text), text
+    # the same digits with no phone context and no likely region are not reported
+    assert "PHONE_NUMBER" not in [label for label, _ in spans(tagger, "ref 0680 298 70 63")]
