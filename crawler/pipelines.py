@@ -10,6 +10,11 @@ build_from_crawler, so this package never imports enrich/ or index/:
   ONIONWATCH_CAPTURE_LOG  "crawler.capture.CaptureLog": every enriched (masked) record of a batch
                        is appended to the hash-chained journal and fsynced before the sink
                        stores it; optional (NotConfigured without ONIONWATCH_JOURNAL_DIR)
+  ONIONWATCH_PROCESSORS  an ordered list of import paths (e.g. "listings.extract.ListingExtractor"),
+                       each built with build_from_crawler and called as proc(records) after the
+                       enricher (NotConfigured: skipped). A processor that attaches keys of its
+                       own lists them in its ``fields`` attribute; those keys are kept beside the
+                       page record's fields (the cut to PageRecord drops anything else)
 
 An item is acknowledged to Scrapy only after the batch holding it is stored: the
 coroutine awaits the batch's outcome, so a crash or a rejected write never counts a page as
@@ -73,9 +78,23 @@ def _build(crawler, setting: str) -> Any:
         raise RuntimeError(f"{setting} = {path} is not configured: {exc}") from exc
 
 
+def _build_processors(crawler) -> list[Any]:
+    """ONIONWATCH_PROCESSORS, in order; a processor that raises NotConfigured is skipped."""
+    out = []
+    for path in crawler.settings.getlist("ONIONWATCH_PROCESSORS"):
+        try:
+            out.append(build_from_crawler(load_object(path), crawler))
+        except NotConfigured as exc:
+            logger.debug("processor %s not configured: %s", path, exc)
+    return out
+
+
 class StorePipeline:
-    def __init__(self, crawler, sink: Sink, enrich: Callable[[list[dict]], None] | None, capture: Any = None) -> None:
+    def __init__(self, crawler, sink: Sink, enrich: Callable[[list[dict]], None] | None, capture: Any = None,
+                 processors: list[Callable[[list[dict]], None]] | None = None) -> None:
         settings = crawler.settings
+        self.processors = list(processors or [])
+        self.extra_fields = tuple(dict.fromkeys(f for p in self.processors for f in getattr(p, "fields", ()) or ()))
         self.capture = capture  # the capture log (crawler.capture.CaptureLog) or None
         self.stats = crawler.stats
         self.batch_size = settings.getint("ONIONWATCH_STORE_BATCH")
@@ -101,7 +120,7 @@ class StorePipeline:
                 capture = build_from_crawler(load_object(crawler.settings.get("ONIONWATCH_CAPTURE_LOG")), crawler)
             except NotConfigured:
                 capture = None  # no journal directory given: no capture log
-        return cls(crawler, sink, _build(crawler, "ONIONWATCH_ENRICHER"), capture)
+        return cls(crawler, sink, _build(crawler, "ONIONWATCH_ENRICHER"), capture, _build_processors(crawler))
 
     async def process_item(self, item):
         loop = asyncio.get_running_loop()
@@ -146,8 +165,11 @@ class StorePipeline:
     def _enrich_and_store(self, records: list[dict]) -> list[str | None]:
         if self.enrich is not None:
             self.enrich(records)
+        for proc in self.processors:
+            proc(records)
         for record in records:  # whatever the enricher added on the side is not stored
             cut = shape(record)
+            cut.update((k, record[k]) for k in self.extra_fields if k in record)
             record.clear()
             record.update(cut)
         if self.capture is not None:  # journaled (fsynced) before the store sees it

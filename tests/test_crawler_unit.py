@@ -253,3 +253,49 @@ def test_page_cap_counts_unique_urls_per_onion() -> None:
     assert df.request_seen(Request(f"http://{GOOD}/c")), "fourth unique page is over the cap"
     assert not df.request_seen(Request(f"http://{other}/")), "the cap is per onion"
     assert crawler.stats.values["onionwatch/caps/pages"] == 1
+
+
+class Tagging:
+    """A processor that attaches a field of its own (kept) and one it does not declare (cut)."""
+
+    fields = ("listings",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @classmethod
+    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+        return cls(crawler.settings.get("TEST_NAME"))
+
+    def __call__(self, records: list[dict]) -> None:
+        for r in records:
+            r.setdefault("listings", []).append(self.name)
+            r["scratch"] = "not stored"
+
+
+class Absent:
+    @classmethod
+    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+        from scrapy.exceptions import NotConfigured
+
+        raise NotConfigured("nothing to do")
+
+
+def test_processors_run_in_order_after_the_enricher_and_keep_their_fields(tmp_path) -> None:  # noqa: ANN001
+    from scrapy.utils.test import get_crawler
+
+    import crawler.settings as project
+    from crawler.pipelines import StorePipeline
+    from crawler.spiders.onion import OnionSpider
+
+    settings = {k: getattr(project, k) for k in dir(project) if k.isupper()}
+    out = tmp_path / "out.jsonl"
+    settings.update(ONIONWATCH_OUTPUT=str(out), ONIONWATCH_ENRICHER=None, TEST_NAME="p",
+                    ONIONWATCH_PROCESSORS=[f"{__name__}.Tagging", f"{__name__}.Absent", f"{__name__}.Tagging"])
+    pipeline = StorePipeline.from_crawler(get_crawler(OnionSpider, settings))
+    assert [type(p).__name__ for p in pipeline.processors] == ["Tagging", "Tagging"], "NotConfigured is skipped"
+    record = {"url": f"http://{GOOD}/", "onion": GOOD, "fetched_at": "2026-01-01T00:00:00Z", "text": "abc"}
+    pipeline._enrich_and_store([record])
+    pipeline.sink.close()
+    stored = json.loads(out.read_text())
+    assert stored["listings"] == ["p", "p"] and "scratch" not in stored
