@@ -13,7 +13,8 @@ from typing import Any, Iterator
 
 from journal import Break, Entry, Journal
 
-ACTIONS = ("pii_lookup", "evidence_export", "include_pii", "stix_export", "misp_export", "audit_export")
+ACTIONS = ("pii_lookup", "evidence_export", "include_pii", "stix_export", "misp_export", "audit_export",
+           "snapshot_download")
 _FORBIDDEN_KEYS = ("value", "pii_value", "clear")
 
 

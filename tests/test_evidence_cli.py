@@ -99,3 +99,15 @@ def test_stix_and_misp_commands(env: dict) -> None:
     event.load(json.loads(misp_out.read_text()))
     assert any(o.name == "tor-hiddenservice" for o in event.objects) and EMAIL not in misp_out.read_text()
     assert os.stat(misp_out).st_mode & 0o777 == 0o600
+
+
+def test_pii_lookup_by_value_is_audited_with_the_hash_only(env: dict) -> None:
+    code, stdout, stderr = run("search", "--pii-value", EMAIL, "--pii-label", "EMAIL_ADDRESS", "--json")
+    assert code == 0, stderr
+    _, out, _ = run("evidence", "audit", "--json")
+    last = json.loads(out.splitlines()[-1])["payload"]
+    assert last["action"] == "pii_lookup" and last["what"]["by"] == "value" and len(last["what"]["hash"]) == 64
+    assert last["results"] == json.loads(stdout)["pii"]["pages"]
+    for f in (env["home"] / "audit").rglob("*"):
+        if f.is_file():
+            assert EMAIL.encode() not in f.read_bytes()

@@ -99,6 +99,12 @@ def search_cmd(query: tuple[str, ...], categories: tuple[str, ...], entity_label
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     lookup = index.pii_lookup(es, names, pii_hash) if pii_hash else None
+    if lookup is not None:  # a lookup of personal data by value (or its hash) is audited
+        from onionwatch.commands.evidence import actor, audit
+
+        audit("pii_lookup", who=actor(None), results=lookup["pages"],
+              what={"hash": pii_hash, "label": pii_label, "by": "value" if pii_value is not None else "hash",
+                    "via": "cli search"})
     if as_json:
         out = dict(result, pii=lookup) if lookup is not None else result
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))

@@ -12,12 +12,13 @@ def token_group() -> None:
 
 @token_group.command("create")
 @click.argument("name")
-def token_create(name: str) -> None:
+@click.option("--admin", is_flag=True, help="This token may also read and export the audit trail.")
+def token_create(name: str, admin: bool) -> None:
     """Create a token for NAME and print it on stdout."""
     from onionwatch.web import token_store
 
     try:
-        token = token_store().create(name)
+        token = token_store().create(name, admin=admin)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     click.echo(token)
@@ -29,7 +30,7 @@ def token_list() -> None:
     from onionwatch.web import token_store
 
     for t in token_store().list():
-        click.echo(f"{t['name']}\t{t['created_at']}")
+        click.echo(f"{t['name']}\t{t['created_at']}" + ("\tadmin" if t["admin"] else ""))
 
 
 @token_group.command("revoke")

@@ -45,4 +45,6 @@ def app_from_settings() -> Flask:
     backend = Backend(es=es, names=names, snapshot_key=settings.snapshot_key,
                       entity_labels=entity_labels(configs.root()), alert_config=installation_alert_config)
     secret = settings.web_secret_key()
-    return create_app(backend, token_store(), secret)
+    from evidence import AuditLog
+
+    return create_app(backend, token_store(), secret, audit=AuditLog(settings.home() / "audit"))

@@ -51,9 +51,12 @@ def _same_origin_post() -> bool:
     return origin is None or urlsplit(origin).netloc == request.host
 
 
-def create_app(backend: Backend, tokens: TokenStore, secret_key: bytes, *, secure_cookie: bool = False) -> Flask:
-    """The app over one backend. ``secure_cookie`` for deployments behind HTTPS."""
+def create_app(backend: Backend, tokens: TokenStore, secret_key: bytes, *, secure_cookie: bool = False,
+               audit: Any = None) -> Flask:
+    """The app over one backend. ``secure_cookie`` for deployments behind HTTPS; ``audit`` an
+    evidence.AuditLog (admins read it at /audit; raw snapshot downloads are recorded in it)."""
     from onionwatch.web import api, auth, views
+    from onionwatch.web import audit as audit_views
 
     app = Flask(__name__)
     app.config.update(
@@ -67,10 +70,11 @@ def create_app(backend: Backend, tokens: TokenStore, secret_key: bytes, *, secur
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep documents in their own order
     app.jinja_env.autoescape = True  # every template, whatever its extension
-    app.extensions["onionwatch"] = {"backend": backend, "tokens": tokens}
+    app.extensions["onionwatch"] = {"backend": backend, "tokens": tokens, "audit": audit}
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
+    app.register_blueprint(audit_views.bp)
 
     @app.before_request
     def authenticate() -> Any:

@@ -52,8 +52,9 @@ class TokenStore:
             json.dump({"tokens": tokens}, fh, indent=1)
         os.replace(tmp, self.path)
 
-    def create(self, name: str) -> str:
-        """A new token for ``name`` (returned once, never stored in clear)."""
+    def create(self, name: str, *, admin: bool = False) -> str:
+        """A new token for ``name`` (returned once, never stored in clear); an admin's token
+        also opens the audit trail."""
         if not _NAME.match(name):
             raise ValueError("token name: 1-64 letters, digits, _ . @ - (starting with a letter or digit)")
         token = PREFIX + secrets.token_urlsafe(32)
@@ -62,7 +63,7 @@ class TokenStore:
             if any(t["name"] == name for t in tokens):
                 raise ValueError(f"a token named {name!r} exists; revoke it first")
             created = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-            tokens.append({"name": name, "sha256": token_digest(token), "created_at": created})
+            tokens.append({"name": name, "sha256": token_digest(token), "created_at": created, "admin": bool(admin)})
             self._write(tokens)
         return token
 
@@ -75,8 +76,11 @@ class TokenStore:
             return len(kept) != len(tokens)
 
     def list(self) -> list[dict[str, Any]]:
-        """Names and creation times (no hashes)."""
-        return [{"name": t["name"], "created_at": t["created_at"]} for t in self._read()]
+        """Names, creation times and admin flags (no hashes)."""
+        return [{"name": t["name"], "created_at": t["created_at"], "admin": bool(t.get("admin"))} for t in self._read()]
+
+    def is_admin(self, name: str) -> bool:
+        return any(t["name"] == name and t.get("admin") for t in self._read())
 
     def name_for_digest(self, digest: str) -> str | None:
         """Whose token has this digest (sessions keep the digest, so revoking ends them)."""
