@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import machine, print_table, ratio  # noqa: E402
-from journal import Journal, canonical  # noqa: E402
+from bench.common import machine, print_table, ratio
+from journal import Journal, canonical
 
 
 def payload(i: int) -> dict:

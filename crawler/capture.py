@@ -59,8 +59,12 @@ def tagger_version(enricher: Any) -> str | None:
         root = Path(source)
         files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
         for f in files:
+            try:
+                data = f.read_bytes()
+            except OSError:  # vanished while we looked (an editor's temp file): not part of the data
+                continue
             h.update(str(f.relative_to(root) if root.is_dir() else f.name).encode() + b"\0")
-            h.update(hashlib.sha256(f.read_bytes()).digest())
+            h.update(hashlib.sha256(data).digest())
         name += f" data sha256:{h.hexdigest()[:16]}"
     return name
 

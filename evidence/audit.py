@@ -8,8 +8,9 @@ many results came back.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from journal import Break, Entry, Journal
 

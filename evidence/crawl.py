@@ -19,7 +19,7 @@ evidence export`` rebuilds WARC from it. Turn this on only where that is accepta
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ class WarcRecorder:
         self.records = 0
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> "WarcRecorder":
+    def from_crawler(cls, crawler: Any) -> WarcRecorder:
         s = crawler.settings
         directory = s.get("ONIONWATCH_WARC_DIR")
         if not directory:
@@ -76,7 +76,7 @@ class WarcRecorder:
             self.warc.close()
             self.warc = None
         if self.warc is None:
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             path = self.dir / f"onionwatch-{self.crawl_id}-{stamp}-{len(self.files):05d}.warc.gz"
             self.warc = Warc(path, operator=self.operator, crawl=self.crawl_id, software=self.software,
                              extra={"http-payloads": "as decoded by the crawler (transfer and content encodings "
@@ -96,7 +96,7 @@ class WarcRecorder:
         if not body and response.body:
             extra["WARC-Onionwatch-Body"] = f"omitted: {ctype or 'unknown'} is not text ({len(response.body)} bytes)"
         self._file().capture(url=response.url, status=response.status, body=body,
-                             fetched_at=datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+                             fetched_at=datetime.now(UTC).isoformat(timespec="microseconds"),
                              response_headers=headers, request_headers=req_headers, extra=extra)
         self.records += 1
         self.stats.inc_value("onionwatch/warc_records")

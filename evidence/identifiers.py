@@ -11,8 +11,8 @@ no clear value is recovered and only hashes leave.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from evidence.bundle import PUBLIC_LABELS, Capture
 from evidence.sanitize import _pattern, decode

@@ -25,7 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 CHROMIUM = "/usr/bin/chromium"
 DEAD_PROXY = "socks5://127.0.0.1:9"  # discard port: nothing listens; DNS would go there too
@@ -147,7 +147,7 @@ class Renderer:
         self.width, self.max_height, self.isolate, self.timeout = width, max_height, isolate, timeout
         self._profile = tempfile.TemporaryDirectory(prefix="ow-render-")
         os.chmod(self._profile.name, 0o700)
-        self._stderr = tempfile.TemporaryFile()  # a file, not a pipe: Chromium's chatter cannot block it
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - a file, not a pipe: Chromium's chatter cannot block it
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
 
@@ -156,8 +156,9 @@ class Renderer:
             os.dup2(a, 3)
             os.dup2(b, 4)
 
-        self._proc = subprocess.Popen(_command(binary, self._profile.name, width, isolate), preexec_fn=wire_fds,
-                                      close_fds=False, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        command = _command(binary, self._profile.name, width, isolate)
+        self._proc = subprocess.Popen(command, preexec_fn=wire_fds, close_fds=False,  # noqa: PLW1509 - fds 3/4 in the child only
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                       stderr=self._stderr)
         os.close(to_child_r)
         os.close(from_child_w)
@@ -167,7 +168,7 @@ class Renderer:
                isolate: bool | None = None) -> RenderResult:
         """Render one (already sanitised) HTML document to PNG, and PDF if asked."""
         if isolate is not None and isolate != self.isolate:
-            raise RenderError("this renderer was started with isolate=%s" % self.isolate)
+            raise RenderError(f"this renderer was started with isolate={self.isolate}")
         if len(html) > MAX_HTML:
             raise RenderError(f"document of {len(html)} characters is over the {MAX_HTML} cap")
         png_path, pdf_path = Path(png), Path(pdf) if pdf else None
@@ -256,7 +257,7 @@ class Renderer:
         self._stderr.close()
         self._profile.cleanup()
 
-    def __enter__(self) -> "Renderer":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

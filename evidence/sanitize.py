@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import lxml.etree
 import lxml.html
@@ -28,21 +28,15 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; font-src 
 MASK = "•"
 MAX_INPUT = 8 * 1024 * 1024
 
-KEEP_TAGS = frozenset("""html head body title div span p br hr h1 h2 h3 h4 h5 h6 ul ol li dl dt dd table thead tbody
-tfoot tr td th caption colgroup col a b i u s strike strong em small big sub sup code pre kbd samp var tt blockquote q
-cite abbr acronym address article aside footer header main nav section figure figcaption details summary mark del ins
-time label form fieldset legend input button select option optgroup textarea center font nobr wbr style dfn bdi bdo
-ruby rt rp data meter progress output""".split())
-MEDIA_TAGS = frozenset("img picture video audio svg canvas object embed iframe frame image math applet portal".split())
-DROP_TAGS = frozenset("script template frameset noembed noframes".split())  # dropped with their content
+KEEP_TAGS = frozenset(["html", "head", "body", "title", "div", "span", "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "dl", "dt", "dd", "table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption", "colgroup", "col", "a", "b", "i", "u", "s", "strike", "strong", "em", "small", "big", "sub", "sup", "code", "pre", "kbd", "samp", "var", "tt", "blockquote", "q", "cite", "abbr", "acronym", "address", "article", "aside", "footer", "header", "main", "nav", "section", "figure", "figcaption", "details", "summary", "mark", "del", "ins", "time", "label", "form", "fieldset", "legend", "input", "button", "select", "option", "optgroup", "textarea", "center", "font", "nobr", "wbr", "style", "dfn", "bdi", "bdo", "ruby", "rt", "rp", "data", "meter", "progress", "output"])
+MEDIA_TAGS = frozenset(["img", "picture", "video", "audio", "svg", "canvas", "object", "embed", "iframe", "frame", "image", "math", "applet", "portal"])
+DROP_TAGS = frozenset(["script", "template", "frameset", "noembed", "noframes"])  # dropped with their content
 # Void elements the parser may wrongly nest content in (libxml2 knows no <embed>/<source>):
 # the element goes, anything parsed inside it stays.
-UNWRAP_TAGS = frozenset("base link meta param source track area map".split())
-KEEP_ATTRS = frozenset("""class id style colspan rowspan width height align valign border cellpadding cellspacing dir
-lang type name size color face bgcolor start reversed open disabled checked selected span nowrap cols rows
-maxlength placeholder""".split())
+UNWRAP_TAGS = frozenset(["base", "link", "meta", "param", "source", "track", "area", "map"])
+KEEP_ATTRS = frozenset(["class", "id", "style", "colspan", "rowspan", "width", "height", "align", "valign", "border", "cellpadding", "cellspacing", "dir", "lang", "type", "name", "size", "color", "face", "bgcolor", "start", "reversed", "open", "disabled", "checked", "selected", "span", "nowrap", "cols", "rows", "maxlength", "placeholder"])
 _CSS_BAD = re.compile(r"@import[^;]*;?|@font-face\s*\{[^}]*\}|url\s*\([^)]*\)|image-set\s*\([^)]*\)|"
-                      r"expression\s*\(|-moz-binding|behavior\s*:", re.I)
+                      r"expression\s*\(|-moz-binding|behavior\s*:", re.IGNORECASE)
 
 
 def clean_css(css: str) -> str:
@@ -54,8 +48,8 @@ def clean_css(css: str) -> str:
 
 def decode(raw: bytes, content_type: str = "") -> str:
     """Bytes → text: the charset the server or the page declared, else UTF-8 with replacement."""
-    m = re.search(r"charset=([\w.:-]+)", content_type or "", re.I) or re.search(
-        rb"<meta[^>]+charset=[\"']?([\w.:-]+)", raw[:4096], re.I)
+    m = re.search(r"charset=([\w.:-]+)", content_type or "", re.IGNORECASE) or re.search(
+        rb"<meta[^>]+charset=[\"']?([\w.:-]+)", raw[:4096], re.IGNORECASE)
     enc = (m.group(1).decode("ascii", "replace") if isinstance(m.group(1), bytes) else m.group(1)) if m else "utf-8"
     try:
         return raw.decode(enc, errors="replace")

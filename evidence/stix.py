@@ -11,7 +11,7 @@ the TLP marking (amber unless told otherwise).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import stix2
@@ -41,8 +41,8 @@ class PgpKey:
 
 
 def _time(value: str) -> datetime:
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00")) if value else datetime.now(timezone.utc)
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    dt = datetime.fromisoformat(value) if value else datetime.now(UTC)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _observed(sco: Any, seen: Seen, common: dict[str, Any], extra_refs: list[str] | None = None) -> stix2.ObservedData:

@@ -14,8 +14,14 @@ from dataclasses import dataclass
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from rfc3161_client import (HashAlgorithm, PKIStatus, TimestampRequestBuilder, VerificationError,
-                            VerifierBuilder, decode_timestamp_response)
+from rfc3161_client import (
+    HashAlgorithm,
+    PKIStatus,
+    TimestampRequestBuilder,
+    VerificationError,
+    VerifierBuilder,
+    decode_timestamp_response,
+)
 
 
 class TimestampError(RuntimeError):
@@ -56,7 +62,7 @@ def request(data: bytes, url: str, *, timeout: float = 30.0, proxies: dict[str, 
         raise TimestampError(f"time-stamp authority answered HTTP {http.status_code}")
     try:
         resp = decode_timestamp_response(http.content)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise TimestampError(f"time-stamp authority sent no valid response: {exc}") from exc
     if resp.status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
         raise TimestampError(f"time-stamp refused (status {resp.status})")
@@ -70,7 +76,7 @@ def verify(token: bytes, data: bytes, ca_pem: bytes) -> Stamp:
     """Check a stored token against ``data`` and the TSA's CA; TimestampError if it fails."""
     try:
         resp = decode_timestamp_response(token)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise TimestampError(f"not a time-stamp response: {exc}") from exc
     roots = x509.load_pem_x509_certificates(ca_pem)
     if not roots:

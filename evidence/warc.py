@@ -21,10 +21,11 @@ import io
 import os
 import uuid
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Self
 from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
@@ -64,10 +65,10 @@ class _Sha256Writer(WARCWriter):
 
 def warc_date(rfc3339: str) -> str:
     """Any RFC 3339 time → WARC-Date (UTC, ``Z``)."""
-    dt = datetime.fromisoformat(rfc3339.replace("Z", "+00:00"))
+    dt = datetime.fromisoformat(rfc3339)
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + (
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + (
         f".{dt.microsecond:06d}Z" if dt.microsecond else "Z")
 
 
@@ -154,7 +155,7 @@ class Warc:
             os.fsync(self._fh.fileno())
             self._fh.close()
 
-    def __enter__(self) -> "Warc":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -5,7 +5,15 @@ verify the chain, and keep per-consumer "done up to seq N" markers for replay. I
 nothing else of onionwatch; callers decide what goes in a payload (never clear personal data).
 """
 
-from journal.chain import GENESIS, Break, canonical, entry_hash, payload_digest, redact, verify_entries
+from journal.chain import (
+           GENESIS,
+           Break,
+           canonical,
+           entry_hash,
+           payload_digest,
+           redact,
+           verify_entries,
+)
 from journal.log import Entry, Journal, JournalError, utc_now, write_atomic
 
 __all__ = ["GENESIS", "Break", "Entry", "Journal", "JournalError", "canonical", "entry_hash", "payload_digest",

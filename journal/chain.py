@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 GENESIS = "0" * 64
 FIELDS = ("seq", "kind", "at", "payload", "prev", "hash")

@@ -22,13 +22,22 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Self
 
-from journal.chain import GENESIS, Break, canonical, entry_hash, parse_lines, redact, verify_entries
+from journal.chain import (
+    GENESIS,
+    Break,
+    canonical,
+    entry_hash,
+    parse_lines,
+    redact,
+    verify_entries,
+)
 
 MAX_ENTRY_BYTES = 8 * 1024 * 1024  # a masked record with 500k characters of Thai text fits
 SEGMENT_BYTES = 64 * 1024 * 1024
@@ -38,7 +47,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 def utc_now() -> str:
     """RFC 3339 UTC with microseconds, e.g. 2026-11-30T06:38:38.123456Z."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _mkdir(path: Path) -> None:
@@ -99,7 +108,7 @@ class Entry:
     hash: str
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Entry":
+    def from_dict(cls, d: dict[str, Any]) -> Entry:
         return cls(d["seq"], d["kind"], d["at"], d.get("payload"), d["prev"], d["hash"])
 
     def as_dict(self) -> dict[str, Any]:
@@ -266,7 +275,7 @@ class Journal:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def __enter__(self) -> "Journal":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -321,7 +330,7 @@ class Journal:
                         first = False
                         yield loc, entry
 
-        problem, last_seq, last_hash = verify_entries(walk())
+        problem, last_seq, _last_hash = verify_entries(walk())
         if problem:
             return problem
         head_file = self.root / "HEAD"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -28,7 +28,7 @@ def env(es_url: str, names, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     for k, v in {"ONIONWATCH_ES_URL": es_url, "ONIONWATCH_INDEX_PREFIX": names.prefix, "ONIONWATCH_HOME": str(home),
                  "ONIONWATCH_SNAPSHOT_KEY": SNAPSHOT_KEY, "ONIONWATCH_PII_KEY": KEY.decode()}.items():
         monkeypatch.setenv(k, v)
-    caps, journal = market_captures(home / "journal")
+    caps, _journal = market_captures(home / "journal")
     es = es_server.client()
     writer = PageWriter(es, names, snapshot_key=SNAPSHOT_KEY.encode(), config_dir=es_server.index_config_dir())
     errors = writer.store([dict(c.page, raw=c.body) for c in caps])
@@ -88,12 +88,12 @@ def test_stix_and_misp_commands(env: dict) -> None:
     from stix2validator import ValidationOptions, validate_string
 
     stix_out, misp_out = env["tmp"] / "b.json", env["tmp"] / "e.json"
-    code, stdout, stderr = run("export", "stix", "--onion", MARKET, "--out", str(stix_out))
+    code, _, stderr = run("export", "stix", "--onion", MARKET, "--out", str(stix_out))
     assert code == 0, stderr
     text = stix_out.read_text()
     assert validate_string(text, ValidationOptions(version="2.1")).is_valid and EMAIL not in text
     assert "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq" in text
-    code, stdout, stderr = run("export", "misp", "--query", "pangolin", "--out", str(misp_out))
+    code, _stdout, stderr = run("export", "misp", "--query", "pangolin", "--out", str(misp_out))
     assert code == 0, stderr
     event = MISPEvent()
     event.load(json.loads(misp_out.read_text()))

@@ -25,7 +25,7 @@ def test_records_responses_with_sha256_and_decoded_headers(tmp_path: Path) -> No
         crawl_id = "c42"
 
     rec.spider_opened(Spider())
-    body = "<html><body>Pangolin scales</body></html>".encode()
+    body = b"<html><body>Pangolin scales</body></html>"
     req = Request(f"http://{MARKET}/listing/1", headers={"User-Agent": "UA"}, meta={"proxy": "socks5h://127.0.0.1:9050"})
     resp = HtmlResponse(req.url, status=200, body=body, request=req,
                         headers={"Content-Type": "text/html; charset=utf-8", "Content-Encoding": "gzip"})

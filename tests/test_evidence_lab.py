@@ -19,7 +19,7 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
 @pytest.fixture(scope="module")
-def crawled(lab, es_url, tmp_path_factory):  # noqa: ANN001, ANN201
+def crawled(lab, es_url, tmp_path_factory):
     from tests.fixtures_es import drop_prefix, make_client
 
     home = tmp_path_factory.mktemp("evidence-home")
@@ -35,7 +35,7 @@ def crawled(lab, es_url, tmp_path_factory):  # noqa: ANN001, ANN201
     drop_prefix(make_client(es_url), prefix)
 
 
-def test_crawl_journaled_every_capture_and_wrote_warc(crawled) -> None:  # noqa: ANN001
+def test_crawl_journaled_every_capture_and_wrote_warc(crawled) -> None:
     j = Journal(crawled["home"] / "journal")
     assert j.verify() is None
     entries = list(j.iterate())
@@ -48,7 +48,7 @@ def test_crawl_journaled_every_capture_and_wrote_warc(crawled) -> None:  # noqa:
     assert {e.payload["sha256"] for e in captures if e.payload["status"] == 200} <= responses
 
 
-def test_export_verify_and_tamper_on_the_market(crawled) -> None:  # noqa: ANN001
+def test_export_verify_and_tamper_on_the_market(crawled) -> None:
     out = crawled["tmp"] / "bundle"
     proc = run_onionwatch(["evidence", "export", "--onion", crawled["market"], "--out", str(out),
                            "--operator", "lab tester", "--case", "LAB-2026-1"], crawled["env"])

@@ -10,7 +10,16 @@ from stix2validator import ValidationOptions, validate_string
 
 from enrich.protect import pii_hash
 from evidence import identifiers, misp, stix
-from tests.test_evidence_data import BTC, EMAIL, FORUM, KEY, MARKET, PGP, PHONE, market_captures
+from tests.test_evidence_data import (
+    BTC,
+    EMAIL,
+    FORUM,
+    KEY,
+    MARKET,
+    PGP,
+    PHONE,
+    market_captures,
+)
 
 
 def hash_fn(label: str, value: str) -> str:

@@ -10,8 +10,15 @@ from pathlib import Path
 
 import click
 
-from onionwatch.commands.evidence import (Selection, actor, audit, load_captures, pii_functions, select_pages,
-                                          selection_options)
+from onionwatch.commands.evidence import (
+    Selection,
+    actor,
+    audit,
+    load_captures,
+    pii_functions,
+    select_pages,
+    selection_options,
+)
 
 TLPS = ("clear", "green", "amber", "red")
 
