@@ -6,13 +6,13 @@ nothing else of onionwatch; callers decide what goes in a payload (never clear p
 """
 
 from journal.chain import (
-           GENESIS,
-           Break,
-           canonical,
-           entry_hash,
-           payload_digest,
-           redact,
-           verify_entries,
+    GENESIS,
+    Break,
+    canonical,
+    entry_hash,
+    payload_digest,
+    redact,
+    verify_entries,
 )
 from journal.log import Entry, Journal, JournalError, utc_now, write_atomic
 
