@@ -111,3 +111,14 @@ def test_pii_lookup_by_value_is_audited_with_the_hash_only(env: dict) -> None:
     for f in (env["home"] / "audit").rglob("*"):
         if f.is_file():
             assert EMAIL.encode() not in f.read_bytes()
+
+
+def test_export_a_past_crawl_by_its_id(env: dict) -> None:
+    out = env["tmp"] / "crawl"
+    code, _, stderr = run("evidence", "export", "--crawl", "crawl-a", "--out", str(out), "--no-screenshots")
+    assert code == 0, stderr
+    m = json.loads((out / "manifest.json").read_text())
+    assert len(m["captures"]) == 3 and {c["crawl_id"] for c in m["captures"]} == {"crawl-a"}
+    assert run("evidence", "verify", str(out))[0] == 0
+    code, _, stderr = run("evidence", "export", "--crawl", "no-such-crawl", "--out", str(env["tmp"] / "none"))
+    assert code == 1 and "Nothing to export" in stderr

@@ -60,9 +60,12 @@ class Selection:
     query: str | None = None
     since: str | None = None
     until: str | None = None
+    crawl: str | None = None
 
     def describe(self) -> str:
         parts = [f"--onion {o}" for o in self.onions] + [f"--listing {x}" for x in self.listings]
+        if self.crawl:
+            parts.append(f"--crawl {self.crawl}")
         if self.query is not None:
             parts.append(f"--query {self.query!r}")
         parts += [f"--since {self.since}"] * bool(self.since) + [f"--until {self.until}"] * bool(self.until)
@@ -70,17 +73,17 @@ class Selection:
 
     def as_dict(self) -> dict[str, Any]:
         return {"onions": list(self.onions), "listings": list(self.listings), "query": self.query,
-                "since": self.since, "until": self.until}
+                "since": self.since, "until": self.until, "crawl": self.crawl}
 
 
 def select_pages(sel: Selection, *, limit: int = MAX_PAGES) -> list[dict[str, Any]]:
     """Full stored page documents for the selection (deduplicated, newest first, capped)."""
-    if not (sel.onions or sel.listings or sel.query is not None):
-        raise click.UsageError("say what to export: --onion ADDR, --listing ID or --query Q")
+    if not (sel.onions or sel.listings or sel.query is not None or sel.crawl):
+        raise click.UsageError("say what to export: --onion ADDR, --listing ID, --query Q or --crawl ID")
     es, names = es_server.client(), es_server.index_names()
     index.setup(es, names, es_server.index_config_dir())
     ids: list[str] = list(dict.fromkeys(sel.listings))
-    searches = [{"onion": o} for o in sel.onions] or ([{}] if sel.query is not None else [])
+    searches = [{"onion": o} for o in sel.onions] or ([{}] if sel.query is not None or sel.crawl else [])
     for extra in searches:
         after = None
         while len(ids) < limit:
@@ -96,7 +99,7 @@ def select_pages(sel: Selection, *, limit: int = MAX_PAGES) -> list[dict[str, An
     pages = []
     for pid in ids[:limit]:
         doc = index.get_page(es, names, pid)
-        if doc is not None:
+        if doc is not None and (not sel.crawl or doc.get("crawl_id") == sel.crawl):
             doc.setdefault("doc_id", pid)
             pages.append(doc)
     return pages
@@ -150,6 +153,7 @@ def selection_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--onion", "onions", multiple=True, metavar="ADDR", help="Every stored page of this onion. Repeatable."),
         click.option("--listing", "listings", multiple=True, metavar="ID", help="One stored page (its id). Repeatable."),
         click.option("--query", metavar="Q", help="Pages matching a full-text search ('' for all)."),
+        click.option("--crawl", metavar="ID", help="Only pages of this past crawl (its crawl id)."),
         click.option("--since", metavar="DATE", help="Fetched on or after (YYYY-MM-DD or RFC 3339)."),
         click.option("--until", metavar="DATE", help="Fetched on or before."),
         click.option("--max-pages", type=click.IntRange(1, 5000), default=MAX_PAGES, show_default=True),
@@ -176,15 +180,15 @@ def evidence_group() -> None:
 @click.option("--tsa-ca", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="The TSA's CA certificate (PEM), copied into the bundle for verification.")
 @click.option("--tsa-proxy", metavar="URL", help="Proxy for the TSA request, e.g. socks5h://127.0.0.1:9050.")
-def export_cmd(onions: tuple[str, ...], listings: tuple[str, ...], query: str | None, since: str | None,
-               until: str | None, max_pages: int, out: Path, operator: str | None, case: str, include_pii: bool,
+def export_cmd(onions: tuple[str, ...], listings: tuple[str, ...], query: str | None, crawl: str | None,
+               since: str | None, until: str | None, max_pages: int, out: Path, operator: str | None, case: str, include_pii: bool,
                pdf: bool, no_screenshots: bool, tsa_url: str | None, tsa_ca: Path | None, tsa_proxy: str | None) -> None:
     """Write a verifiable evidence bundle (WARC, screenshots, text, capture log, manifest, report)."""
     from evidence import BundleError, Options, build
     from evidence.render import RenderError
     from evidence.tsa import TimestampError
 
-    sel = Selection(onions, listings, query, since, until)
+    sel = Selection(onions, listings, query, since, until, crawl)
     who = actor(operator)
     pages = select_pages(sel, limit=max_pages)
     if not pages:

@@ -56,13 +56,13 @@ def export_group() -> None:
 @click.option("--producer", default="onionwatch", show_default=True, help="Name of the producing organisation.")
 @click.option("--include-pii", is_flag=True, help="Personal identifiers in clear (recorded in the audit log).")
 @click.option("--operator", metavar="NAME", help="Who exports (default: the OS user).")
-def stix_cmd(onions: tuple[str, ...], listings: tuple[str, ...], query: str | None, since: str | None,
+def stix_cmd(onions: tuple[str, ...], listings: tuple[str, ...], query: str | None, crawl: str | None, since: str | None,
              until: str | None, max_pages: int, out: Path, tlp: str, producer: str, include_pii: bool,
              operator: str | None) -> None:
     """A STIX 2.1 bundle: identity, onion indicators, observed identifiers, reports per listing."""
     from evidence import stix
 
-    sel, who = Selection(onions, listings, query, since, until), actor(operator)
+    sel, who = Selection(onions, listings, query, since, until, crawl), actor(operator)
     captures, ids = _gather(sel, max_pages, include_pii, who, "stix")
     bundle = stix.build(captures, ids, producer=producer, tlp=tlp, query=sel.describe(), include_pii=include_pii)
     _write(out, stix.to_json(bundle))
@@ -79,13 +79,13 @@ def stix_cmd(onions: tuple[str, ...], listings: tuple[str, ...], query: str | No
 @click.option("--info", default="", help="Event title (default: the selection).")
 @click.option("--include-pii", is_flag=True, help="Personal identifiers in clear (recorded in the audit log).")
 @click.option("--operator", metavar="NAME", help="Who exports (default: the OS user).")
-def misp_cmd(onions: tuple[str, ...], listings: tuple[str, ...], query: str | None, since: str | None,
+def misp_cmd(onions: tuple[str, ...], listings: tuple[str, ...], query: str | None, crawl: str | None, since: str | None,
              until: str | None, max_pages: int, out: Path, tlp: str, info: str, include_pii: bool,
              operator: str | None) -> None:
     """A MISP event (JSON) built offline with pymisp objects."""
     from evidence import misp
 
-    sel, who = Selection(onions, listings, query, since, until), actor(operator)
+    sel, who = Selection(onions, listings, query, since, until, crawl), actor(operator)
     captures, ids = _gather(sel, max_pages, include_pii, who, "misp")
     event = misp.build(captures, ids, info=info or f"onionwatch: {sel.describe()}", tlp=tlp, include_pii=include_pii)
     _write(out, event.to_json(indent=1))
