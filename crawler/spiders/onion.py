@@ -6,10 +6,10 @@ every spider, in crawler.middlewares and crawler.handler."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections import OrderedDict
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import scrapy
@@ -19,8 +19,10 @@ from crawler.extract import extract
 from crawler.items import PageRecord
 from crawler.onion import find_onions, onion_of_url
 from crawler.outcomes import failure_reason
+from crawler.seeds import check_seeds
 
 RECENT_LINKS = 50_000
+logger = logging.getLogger(__name__)
 
 
 def now_iso() -> str:
@@ -31,14 +33,13 @@ def root_url(onion: str) -> str:
     return f"http://{onion}/"
 
 
-def read_seeds(seeds: str) -> list[str]:
-    """Seeds: a file of URLs/onions (one a line) or a comma/space separated list."""
-    path = Path(seeds)
-    if path.exists():
-        items = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
-    else:
-        items = seeds.replace(",", " ").split()
-    return [item if "://" in item else root_url(item.rstrip("/")) for item in items if item]
+def read_seeds(seeds: str, *, allow_clearnet: bool = False) -> list[str]:
+    """Seeds: a file of URLs/onions (one a line) or a comma/space separated list, checked by
+    crawler.seeds; each bad seed is logged (one line naming it and why) and left out."""
+    checked = check_seeds(seeds, allow_clearnet=allow_clearnet)
+    for problem in checked.problems:
+        logger.warning("%s", problem)
+    return checked.urls
 
 
 class OnionSpider(scrapy.Spider):
@@ -46,7 +47,8 @@ class OnionSpider(scrapy.Spider):
 
     def __init__(self, seeds: str = "", crawl_id: str | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.seed_urls = read_seeds(seeds) if seeds else []
+        self.seeds = seeds
+        self.seed_urls: list[str] = []
         self.crawl_id = crawl_id or uuid.uuid4().hex[:12]
         self.onions_seen: set[str] = set()
         # Navigation links repeat on every page: remember recent ones so each becomes a
@@ -63,6 +65,7 @@ class OnionSpider(scrapy.Spider):
         self.max_query_params = s.getint("ONIONWATCH_MAX_QUERY_PARAMS")
         self.max_text = s.getint("ONIONWATCH_MAX_TEXT_CHARS")
         self.media_ext = tuple(s.getlist("ONIONWATCH_MEDIA_EXTENSIONS"))
+        self.seed_urls = read_seeds(self.seeds, allow_clearnet=s.getbool("ONIONWATCH_ALLOW_CLEARNET")) if self.seeds else []
 
     async def start(self):
         self._configure()

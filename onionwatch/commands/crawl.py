@@ -132,6 +132,21 @@ def run_crawl(
     return summary
 
 
+def checked_seeds(spec: str, *, allow_clearnet: bool = False, max_url: int = 512) -> list[str]:
+    """Every seed checked before anything starts (crawler.seeds): one line per bad seed naming
+    it and the reason; no valid seed left: exit 2 before Tor, Elasticsearch or the crawl."""
+    from crawler.seeds import check_seeds
+
+    checked = check_seeds(spec, allow_clearnet=allow_clearnet, max_url=max_url)
+    level = "warning" if checked.urls else "error"
+    for problem in checked.problems:
+        click.echo(f"{level}: {problem}", err=True)
+    if not checked.urls:
+        click.echo(f"error: no valid seed in {checked.source}: nothing to crawl", err=True)
+        sys.exit(2)
+    return checked.urls
+
+
 def _parse_overrides(pairs: tuple[str, ...]) -> dict:
     out = {}
     for pair in pairs:
@@ -163,8 +178,10 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict:
 def crawl(seeds, socks, control, output, no_enrich, jobdir, frontier, max_pages_per_onion, max_depth, concurrency,
           timeout, allow_clearnet, summary_json, verbose, warc_dir, extra) -> None:
     """Crawl onion services through Tor, tag pages and index them."""
-    socks_l, control_l = tor_route(socks, control)
     overrides = _parse_overrides(extra)
+    seed_urls = checked_seeds(seeds, allow_clearnet=allow_clearnet,
+                              max_url=int(overrides.get("URLLENGTH_LIMIT") or 512))
+    socks_l, control_l = tor_route(socks, control)
     for key, value in (
         ("JOBDIR", jobdir),
         ("ONIONWATCH_MAX_PAGES_PER_ONION", max_pages_per_onion),
@@ -192,7 +209,7 @@ def crawl(seeds, socks, control, output, no_enrich, jobdir, frontier, max_pages_
             raise click.BadParameter("the frontier must be a redis:// (or rediss://, unix://) URL", param_hint="--frontier")
         overrides["ONIONWATCH_FRONTIER_URL"] = frontier
     started = time.time()
-    summary = run_crawl(seeds, socks=socks_l, controls=control_l, output=output, enrich=not no_enrich,
+    summary = run_crawl(",".join(seed_urls), socks=socks_l, controls=control_l, output=output, enrich=not no_enrich,
                         overrides=overrides, verbose=verbose)
     if summary_json:
         click.echo(json.dumps(summary, indent=2))
