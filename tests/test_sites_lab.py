@@ -91,13 +91,16 @@ def test_lab_pages_cluster_into_one_site_and_a_clone(es: Elasticsearch, names: N
 def test_lab_crawl_counts_one_site_with_three_addresses_and_a_clone(lab: dict, tmp_path) -> None:  # noqa: ANN001
     env = lab_env(lab, tmp_path)
     onions = {s["name"]: s["onion"] for s in lab["sites"]}
-    seeds = ",".join(onions[n] for n in MIRRORS + (CLONE, "news"))
-    crawl = run_onionwatch(["crawl", "--seeds", seeds, "--timeout", "8", "--max-depth", "1"], env, timeout=900)
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("".join(f"http://{onions[n]}/\n" for n in MIRRORS + (CLONE, "news")))
+    crawl = run_onionwatch(["crawl", "--seeds", str(seeds), "--timeout", "8", "--max-depth", "1"], env, timeout=900)
     assert crawl.returncode == 0, crawl.stderr[-3000:]
     proc = run_onionwatch(["sites", "--json"], env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout)
-    (market,) = [s for s in out["sites"] if s["title"] == "Scaly Road Market"]
+    found = [s for s in out["sites"] if s["title"] == "Scaly Road Market"]
+    assert len(found) == 1, (proc.stdout[-3000:], crawl.stderr[-3000:], crawl.stdout[-1000:])
+    market = found[0]
     roles = {o["onion"]: o["role"] for o in market["onions"]}
     assert roles == {**{onions[m]: "mirror" for m in MIRRORS}, onions[CLONE]: "clone"}
     clone = next(o for o in market["onions"] if o["role"] == "clone")
