@@ -34,7 +34,14 @@ from listings.generic import (
 )
 from listings.identifiers import Found, IdentifierFinder, display, mask, value_hash
 from listings.prices import PriceReader, to_usd
-from listings.records import PERSONAL_KINDS, Identifier, Listing, listing_id
+from listings.records import (
+    PERSONAL_KINDS,
+    Identifier,
+    Listing,
+    listing_id,
+    normalise_title,
+    normalise_vendor,
+)
 from listings.rules import SiteRule, load_rules
 
 logger = logging.getLogger(__name__)
@@ -238,14 +245,15 @@ class ListingExtractor:
         if not title.strip():
             return None
         price = f.get("price")
+        vendor = self._mask_title(str(f["vendor"]))[:120] if f.get("vendor") else None
         rec = Listing(
-            listing_id=listing_id(market, f.get("vendor"), title), market=market, title=title,
+            listing_id=listing_id(market, vendor, title), market=market, title=title,
             price=float(price) if price is not None else None,
             price_max=float(f["price_max"]) if f.get("price_max") is not None else None,
             currency=f.get("currency"), price_usd=to_usd(price, f.get("currency"), self.rates),
             price_note=f.get("price_note"),
             quantity=float(f["quantity"]) if f.get("quantity") is not None else None, unit=f.get("unit"),
-            vendor=self._mask_title(f["vendor"])[:120] if f.get("vendor") else None,
+            vendor=vendor, vendor_norm=normalise_vendor(vendor), title_norm=normalise_title(title),
             ships_from=f.get("ships_from"), ships_to=f.get("ships_to"),
             category=self._category(title, text, offers, categories, single),
             site_category=f.get("category"), listed_at=f.get("listed_at"), lang=c.lang, url=url, onion=onion,
@@ -326,7 +334,7 @@ class ListingExtractor:
                 out[k] = Identifier(
                     kind=h.kind, value_hash=value_hash(h.kind, h.value, self.key), masked=mask(h.kind, h.value),
                     display=display(h.kind, h.value), url=url, onion=onion, listing_id=lid,
-                    vendor=vendor, key_id=h.key_id, source=h.source, fetched_at=fetched_at,
+                    vendor=vendor, vendor_norm=normalise_vendor(vendor), key_id=h.key_id, source=h.source, fetched_at=fetched_at,
                 ).to_dict()
 
         # identifiers inside one listing's block belong to that listing and its vendor

@@ -37,6 +37,8 @@ class Listing:
     quantity: float | None = field(default=None, metadata={"doc": "how much the price buys"})
     unit: str | None = field(default=None, metadata={"doc": "unit of quantity as written (g, kg, records, viên...)"})
     vendor: str | None = field(default=None, metadata={"doc": "vendor name as shown"})
+    vendor_norm: str = field(default="", metadata={"doc": "vendor name normalised (case, width, punctuation dropped): what vendors are matched by"})
+    title_norm: str = field(default="", metadata={"doc": "title normalised: with market and vendor_norm, the listing's identity"})
     ships_from: str | None = None
     ships_to: str | None = None
     category: str | None = field(default=None, metadata={"doc": "the tagger's category (leaked_data, drugs, wildlife)"})
@@ -64,6 +66,7 @@ class Identifier:
     onion: str = ""
     listing_id: str | None = None
     vendor: str | None = field(default=None, metadata={"doc": "the vendor (or forum author) it belongs to, when the page says"})
+    vendor_norm: str = ""
     key_id: str | None = field(default=None, metadata={"doc": "PGP: the 16-hex-digit key id"})
     source: str = field(default="text", metadata={"doc": "text, link or pgp_block"})
     fetched_at: str = ""
