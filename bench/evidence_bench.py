@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import machine, print_table, ratio  # noqa: E402
-from evidence import Capture, Options, build, verify  # noqa: E402
-from tests.test_evidence_data import BTC, EMAIL, PHONE, listing_html, stored  # noqa: E402
+from bench.common import machine, print_table, ratio
+from evidence import Capture, Options, build, verify
+from tests.test_evidence_data import BTC, EMAIL, PHONE, listing_html, stored
 
 
 def captures(n: int) -> list[Capture]:
