@@ -7,6 +7,7 @@ plain text the UI must escape.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
@@ -94,9 +95,35 @@ def get_page(es: Elasticsearch, names: Names, doc_id: str) -> dict[str, Any] | N
     return doc
 
 
+def page_counts(es: Elasticsearch, names: Names, onions: Sequence[str]) -> dict[str, int]:
+    """Distinct URLs stored per onion, counted by the index when asked (the writer keeps no
+    count: a counter on the write path would cost a read or break idempotence)."""
+    onions = sorted({o.lower() for o in onions})
+    if not onions:
+        return {}
+    resp = es.search(
+        index=names.pages, size=0, query={"bool": {"filter": [{"terms": {"onion": onions}}]}},
+        aggs={"by_onion": {"terms": {"field": "onion", "size": len(onions)},
+                           "aggs": {"urls": {"cardinality": {"field": "url"}}}}},
+    )
+    counts = {b["key"]: int(b["urls"]["value"]) for b in resp["aggregations"]["by_onion"]["buckets"]}
+    return {o: counts.get(o, 0) for o in onions}
+
+
+def service_view(doc: dict[str, Any], page_count: int) -> dict[str, Any]:
+    """A services document as readers see it: sets sorted, page_count counted now."""
+    out = dict(doc)
+    for key in ("categories", "langs"):
+        out[key] = sorted(out.get(key) or [])
+    out["page_count"] = page_count
+    return out
+
+
 def get_service(es: Elasticsearch, names: Names, onion: str) -> dict[str, Any] | None:
-    """One onion service's document, or None if never seen."""
+    """One onion service's document (with its page count), or None if never seen."""
     try:
-        return es.get(index=names.services, id=onion.lower())["_source"]
+        doc = es.get(index=names.services, id=onion.lower())["_source"]
     except NotFoundError:
         return None
+    host = str(doc.get("onion") or onion).lower()
+    return service_view(doc, page_counts(es, names, [host])[host])

@@ -7,6 +7,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from index.names import Names
+from index.search import page_counts, service_view
 
 _SERVICE_SORTS = {"last_seen": [{"last_seen": {"order": "desc", "missing": "_last"}}, {"onion": "asc"}],
                   "onion": [{"onion": "asc"}]}
@@ -38,7 +39,10 @@ def counts(es: Elasticsearch, names: Names) -> dict[str, Any]:
 def services(
     es: Elasticsearch, names: Names, *, category: str | None = None, size: int = 100, sort: str = "last_seen"
 ) -> list[dict[str, Any]]:
-    """Service documents, most recently seen first (or by onion)."""
-    query: dict[str, Any] = {"term": {"categories": category}} if category else {"match_all": {}}
+    """Service documents, most recently seen first (or by onion), each with its page count
+    (one aggregation for the whole list)."""
+    query: dict[str, Any] = {"bool": {"filter": [{"term": {"categories": category}}]}} if category else {"match_all": {}}
     resp = es.search(index=names.services, query=query, size=size, sort=_SERVICE_SORTS[sort])
-    return [h["_source"] for h in resp["hits"]["hits"]]
+    docs = [h["_source"] for h in resp["hits"]["hits"]]
+    counts = page_counts(es, names, [d["onion"] for d in docs if d.get("onion")])
+    return [service_view(d, counts.get(str(d.get("onion")).lower(), 0)) for d in docs]

@@ -1,4 +1,25 @@
-"""Writing page records (docs/record.md) into pages, services and snapshots.
+"""Writing page records (docs/record.md) into pages, services and snapshots, at bulk speed.
+
+The write path makes no searches, no aggregations and no refreshes; its cost per record
+does not grow with the index. One ``store(batch)`` is two bulk requests:
+
+1. snapshots (``create``: a body stored once) and the page registry (``page_ids``: a
+   scripted upsert per page whose result, returned in the bulk response by the Update
+   API's ``_source`` option, says which month partition holds the page and its first and
+   last fetch), then
+2. the pages (``index`` into that partition) and one scripted upsert per onion service
+   (``services``: first/last seen and checked only move outwards, the latest check sets
+   the status, categories/titles/langs are unions). ``page_count`` is not kept on the
+   write path: readers count pages when asked (index.search.get_service, index.stats).
+
+Scripts are documented Painless restricted to what the embedded server (noida-db) also
+runs correctly, measured: null checks, ``String.substring`` + ``Long.parseLong`` to
+compare RFC 3339 times (no ``compareTo``, no date parsing), ``List.contains``/``add``,
+``ctx.op = 'noop'`` when nothing changed. Times are written in UTC (``...Z``).
+
+Visibility: ``store`` (the crawler's sink) leaves new documents to the index's refresh
+interval (1 s by default); ``flush()`` refreshes once at its end for callers that read
+right after writing (``flush(refresh=False)`` does not).
 
 Failure policy: bulk requests go out in chunks bounded by count and bytes; documents
 rejected with 429/5xx and requests that fail with 429/5xx are retried with exponential
@@ -12,10 +33,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Self
 
 from elasticsearch import Elasticsearch, TransportError
 from elasticsearch.helpers import streaming_bulk
@@ -42,7 +64,7 @@ def page_fields(spec: schema.Spec) -> tuple[str, ...]:
 
 
 MAX_TITLES = 20
-_PREVIEW_RE = re.compile(r"\s*Preview of field's value:.*", re.S)
+_PREVIEW_RE = re.compile(r"\s*Preview of field's value:.*", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -79,7 +101,7 @@ def page_id(url: str, sha256: str) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _clean_reason(error: Any) -> str:
@@ -157,8 +179,92 @@ def merge_service(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict
     return merged
 
 
+# -- scripts (documented Painless; only constructs measured to run correctly on noida-db too) --
+
+def utc(value: str) -> str:
+    """An RFC 3339 time in UTC with ``Z`` (fractional seconds kept): the form every time the
+    writer stores has, so the scripts can order times by their first 19 characters."""
+    dt = parse_time(value)
+    return dt.isoformat(timespec="microseconds" if dt.microsecond else "seconds").replace("+00:00", "Z")
+
+
+def time_key(value: str) -> int:
+    """YYYYMMDDhhmmss of a ``utc`` time as a number: what the scripts compare (to the second)."""
+    return int(value[0:4] + value[5:7] + value[8:10] + value[11:13] + value[14:16] + value[17:19])
+
+
+def _key(expr: str) -> str:
+    """Painless twin of ``time_key`` (no compareTo, no date parsing: the embedded server
+    fails both, while substring + parseLong run alike on both servers)."""
+    return (f"Long.parseLong({expr}.substring(0, 4) + {expr}.substring(5, 7) + {expr}.substring(8, 10) + "
+            f"{expr}.substring(11, 13) + {expr}.substring(14, 16) + {expr}.substring(17, 19))")
+
+
+def _bad(expr: str) -> str:
+    """True when a stored time cannot be compared (absent, or not RFC 3339 from an older writer)."""
+    return f"({expr} == null || !({expr} instanceof String) || {expr}.length() < 19)"
+
+
+def _earlier(field_: str, param: str) -> str:
+    src = f"ctx._source.{field_}"
+    return (f"if (params.{param} != null && ({_bad(src)} || params.{param}_key < {_key(src)})) "
+            f"{{ {src} = params.{param}; changed = true; }} ")
+
+
+def _later(field_: str, param: str) -> str:
+    src = f"ctx._source.{field_}"
+    return (f"if (params.{param} != null && ({_bad(src)} || params.{param}_key > {_key(src)})) "
+            f"{{ {src} = params.{param}; changed = true; }} ")
+
+
+def _union(field_: str, cap: int | None = None) -> str:
+    src = f"ctx._source.{field_}"
+    room = f" && {src}.size() < {cap}" if cap else ""
+    return (f"if ({src} == null) {{ {src} = new ArrayList(); }} "
+            f"for (def v : params.{field_}) {{ if (!{src}.contains(v){room}) {{ {src}.add(v); changed = true; }} }} ")
+
+
+# A page's registry entry: the partition of its first write, its first and last fetch.
+PAGE_ID_SCRIPT = (
+    "boolean changed = false; "
+    "if (ctx._source.partition == null) { ctx._source.partition = params.partition; changed = true; } "
+    + _earlier("fetched_at", "first") + _later("last_fetched_at", "last")
+    + "if (params.indexed_at != null && ctx._source.indexed_at == null) "
+      "{ ctx._source.indexed_at = params.indexed_at; changed = true; } "
+    "if (!changed) { ctx.op = 'noop'; }"
+)
+
+# One onion service's roll-up. The latest check (ties: the one being written) sets the status.
+SERVICE_SCRIPT = (
+    "boolean changed = false; "
+    "if (ctx._source.onion == null) { ctx._source.onion = params.onion; changed = true; } "
+    + _earlier("first_seen", "first_seen") + _later("last_seen", "last_seen")
+    + _earlier("first_checked", "first_checked")
+    + f"if ({_bad('ctx._source.last_checked')} || params.last_checked_key >= {_key('ctx._source.last_checked')}) {{ "
+      "if (ctx._source.last_checked != params.last_checked || ctx._source.last_status != params.last_status "
+      "|| ctx._source.last_failure != params.last_failure) { "
+      "ctx._source.last_checked = params.last_checked; ctx._source.last_status = params.last_status; "
+      "ctx._source.last_failure = params.last_failure; changed = true; } } "
+    + _union("categories") + _union("titles", MAX_TITLES) + _union("langs")
+    + "if (changed) { ctx._source.updated_at = params.now; } else { ctx.op = 'noop'; }"
+)
+
+
+def _timed_params(values: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """Script params: each time in UTC with its comparison key beside it."""
+    out = dict(values)
+    for k in keys:
+        out[k] = utc(values[k]) if values.get(k) else None
+        out[f"{k}_key"] = time_key(out[k]) if out[k] else None
+    return out
+
+
+PAGE_IDS = "page_ids"
+BACKFILL_MARK = "_backfilled"
+
+
 class PageWriter:
-    """Buffers page records; ``flush`` stores them (snapshots, then pages, then services)."""
+    """Buffers page records; ``flush``/``store`` write them (see the module docstring)."""
 
     def __init__(
         self,
@@ -181,7 +287,11 @@ class PageWriter:
         self._retry = {"max_retries": max_retries, "initial_backoff": initial_backoff, "max_backoff": max_backoff}
         self._buffer: list[Mapping[str, Any]] = []
         self._pages_spec: schema.Spec | None = None
+        self._registry: str = names.alias(PAGE_IDS)
         self._partitions: set[str] = set()
+        # page id -> indexed_at of pages stored whose registry entry does not say so yet;
+        # sent with the next batch's first bulk (or by close/flush)
+        self._unconfirmed: dict[str, str] = {}
 
     @property
     def pending(self) -> int:
@@ -195,10 +305,11 @@ class PageWriter:
         """The crawler's Sink protocol: store a batch now; one error (or None) per record.
 
         A record fails if its page or snapshot was not stored, or its service's roll-up
-        was not (re-storing is idempotent, so the caller may simply retry)."""
+        was not (re-storing is idempotent, so the caller may simply retry). No refresh:
+        the pages become searchable within the index's refresh interval."""
         for r in records:
             self.write(r)
-        result = self.flush()
+        result = self.flush(refresh=False)
         by_page = {f.id: f.reason for f in result.failed if f.kind == "page"}
         by_service = {f.id: f.reason for f in result.failed if f.kind == "service"}
         errors: list[str | None] = []
@@ -211,10 +322,15 @@ class PageWriter:
         return errors
 
     def close(self) -> None:
-        """Sink protocol: store whatever is still buffered."""
-        self.flush()
+        """Sink protocol: store whatever is still buffered (and confirm what was stored)."""
+        self.flush(refresh=False)
+        self._confirm_now()
 
-    def __enter__(self) -> "PageWriter":
+    def refresh(self) -> None:
+        """Make everything written so far searchable now (pages and services)."""
+        self.es.indices.refresh(index=f"{self.names.pages},{self.names.services}")
+
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -255,12 +371,17 @@ class PageWriter:
 
     # -- flush ----------------------------------------------------------------------------
 
-    def flush(self) -> FlushResult:
-        """Store everything buffered; returns once Elasticsearch answered for every doc."""
+    def flush(self, *, refresh: bool = True) -> FlushResult:
+        """Store everything buffered; returns once Elasticsearch answered for every doc.
+        ``refresh``: make the pages and services searchable before returning (one refresh)."""
         if not self._buffer:
             return FlushResult()
         if self._pages_spec is None:  # may raise (server down): the buffer stays for a retry
-            self._pages_spec = schema.setup(self.es, self.names, self._config_dir)[PAGES]
+            specs = schema.setup(self.es, self.names, self._config_dir)
+            if PAGE_IDS not in specs:
+                raise RuntimeError(f"no {PAGE_IDS}.vN.json template in the index config dir: PageWriter needs it")
+            self._backfill_registry()
+            self._pages_spec = specs[PAGES]
         records, self._buffer = self._buffer, []
         result = FlushResult()
 
@@ -277,144 +398,191 @@ class PageWriter:
             else:
                 valid.append(r)
         fetched = [r for r in valid if not r.get("failure")]
-        stored = self._write_snapshots(fetched, result)
-        self._write_pages([r for r in fetched if r["sha256"] in stored], result)
-        self._write_services(valid, result)
+        docs = self._page_docs(fetched)
+        placed = self._write_snapshots_and_registry(fetched, docs, result)
+        self._write_pages_and_services({pid: docs[pid] for pid in placed}, placed, valid, result)
+        if refresh:
+            self._confirm_now()
+            self.refresh()
         return result
 
-    def _write_snapshots(self, records: list[Mapping[str, Any]], result: FlushResult) -> set[str]:
-        """Seal raw bodies; returns the sha256s safely stored (or already present, or absent)."""
-        ok: set[str] = set()
+    def _page_docs(self, records: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+        """One page document per page id (a page twice in a batch keeps its time span)."""
+        assert self._pages_spec is not None
+        fields = page_fields(self._pages_spec)
+        docs: dict[str, dict[str, Any]] = {}
+        for r in records:
+            pid = page_id(r["url"], r["sha256"])
+            t = utc(r["fetched_at"])
+            doc = {k: r.get(k) for k in fields}
+            doc.update(doc_id=pid, fetched_at=t, last_fetched_at=t)
+            if pid in docs:
+                doc["fetched_at"] = _earliest(docs[pid]["fetched_at"], t)
+                doc["last_fetched_at"] = _latest(docs[pid]["last_fetched_at"], t)
+            docs[pid] = doc
+        return docs
+
+    def _write_snapshots_and_registry(self, records: list[Mapping[str, Any]], docs: dict[str, dict[str, Any]],
+                                      result: FlushResult) -> dict[str, dict[str, Any]]:
+        """First bulk: seal raw bodies (``create``) and upsert each page's registry entry.
+        Returns {page id: registry entry} for the pages whose snapshot is safe (stored, already
+        present, or not given) and whose entry was written."""
         bodies: dict[str, bytes] = {}
+        bad_body: set[str] = set()
         for r in records:
             raw = r.get("raw")
             if raw is None:
-                ok.add(r["sha256"])  # re-index without the body: page only
-            elif hashlib.sha256(raw).hexdigest() != r["sha256"]:
+                continue  # re-index without the body: page only
+            if hashlib.sha256(raw).hexdigest() != r["sha256"]:
+                bad_body.add(page_id(r["url"], r["sha256"]))
                 result.failed.append(Failure("page", page_id(r["url"], r["sha256"]), r["url"], None,
                                              "raw body does not match its sha256"))
             else:
                 bodies[r["sha256"]] = raw
-        actions = [{"_op_type": "create", "_index": self.names.snapshots, "_id": sha, "_source": seal(raw, sha, self._key)}
-                   for sha, raw in bodies.items()]
         # No refresh: `create` conflicts on _id are detected in real time, and nothing
         # searches snapshots (they are fetched by id).
+        actions: list[dict[str, Any]] = [
+            {"_op_type": "create", "_index": self.names.snapshots, "_id": sha, "_source": seal(raw, sha, self._key)}
+            for sha, raw in bodies.items()]
+        for pid, doc in docs.items():
+            if pid in bad_body:
+                continue
+            params = _timed_params({"partition": month_partition(doc["fetched_at"]), "first": doc["fetched_at"],
+                                    "last": doc["last_fetched_at"], "indexed_at": self._unconfirmed.pop(pid, None)},
+                                   ("first", "last"))
+            actions.append({"_op_type": "update", "_index": self._registry, "_id": pid, "_source": True,
+                            "retry_on_conflict": 5, "scripted_upsert": True, "upsert": {},
+                            "script": {"source": PAGE_ID_SCRIPT, "lang": "painless", "params": params}})
+        confirming = self._confirmations(skip=docs)
+        actions += confirming
         answers = self._send(actions) if actions else {}
-        for sha, (done, status, info) in answers.items():
+        self._retry_unconfirmed(confirming, answers)
+
+        snapshot_ok = set()
+        for sha in bodies:
+            done, status, info = answers[sha]
             if done or status == 409:  # 409: this exact body is already stored
-                ok.add(sha)
+                snapshot_ok.add(sha)
                 result.snapshots += int(done)
             else:
-                reason = _clean_reason(info)
-                result.failed.append(Failure("snapshot", sha, None, status, reason))
-                for r in records:
-                    if r["sha256"] == sha:
-                        result.failed.append(Failure("page", page_id(r["url"], sha), r["url"], status,
-                                                     f"snapshot not stored: {reason}"))
-        return ok
-
-    def _existing_pages(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Where each already-stored page lives, so a re-index overwrites it in place."""
-        found: dict[str, dict[str, Any]] = {}
-        for i in range(0, len(ids), 1000):
-            chunk = ids[i:i + 1000]
-            resp = self.es.search(
-                index=self.names.pages, query={"ids": {"values": chunk}}, size=len(chunk),
-                source=["fetched_at", "last_fetched_at", "indexed_at"],
-            )
-            for hit in resp["hits"]["hits"]:
-                prev = found.get(hit["_id"])
-                if prev is None or _earliest(prev["fetched_at"], hit["_source"].get("fetched_at")) != prev["fetched_at"]:
-                    found[hit["_id"]] = {"_index": hit["_index"], **hit["_source"]}
-        return found
-
-    def _write_pages(self, records: list[Mapping[str, Any]], result: FlushResult) -> None:
-        docs: dict[str, dict[str, Any]] = {}
-        assert self._pages_spec is not None
-        fields = page_fields(self._pages_spec)
+                result.failed.append(Failure("snapshot", sha, None, status, _clean_reason(info)))
+        placed: dict[str, dict[str, Any]] = {}
         for r in records:
             pid = page_id(r["url"], r["sha256"])
-            doc = {k: r.get(k) for k in fields}
-            doc.update(doc_id=pid, fetched_at=r["fetched_at"], last_fetched_at=r["fetched_at"])
-            if pid in docs:  # same page twice in one batch: keep the time span
-                doc["fetched_at"] = _earliest(docs[pid]["fetched_at"], doc["fetched_at"])
-                doc["last_fetched_at"] = _latest(docs[pid]["last_fetched_at"], doc["last_fetched_at"])
-            docs[pid] = doc
-        if not docs:
-            return
-        existing = self._existing_pages(list(docs))
+            if pid in bad_body or pid in placed:
+                continue
+            if r.get("raw") is not None and r["sha256"] not in snapshot_ok:
+                _, status, info = answers[r["sha256"]]
+                result.failed.append(Failure("page", pid, r["url"], status, f"snapshot not stored: {_clean_reason(info)}"))
+                continue
+            done, status, info = answers[pid]
+            entry = ((info.get("get") or {}).get("_source") if done else None)
+            if not entry or not entry.get("partition"):
+                reason = _clean_reason(info) if not done else "registry entry not returned"
+                result.failed.append(Failure("page", pid, r["url"], status, f"page registry not updated: {reason}"))
+                continue
+            placed[pid] = entry
+        return placed
+
+    def _write_pages_and_services(self, docs: dict[str, dict[str, Any]], placed: dict[str, dict[str, Any]],
+                                  records: list[Mapping[str, Any]], result: FlushResult) -> None:
+        """Second bulk: each page into its partition with the registry's time span, and one
+        scripted upsert per onion service."""
         now = _now()
-        actions = []
+        actions: list[dict[str, Any]] = []
+        indexed: dict[str, str] = {}
         for pid, doc in docs.items():
-            old = existing.get(pid)
-            if old:
-                index = old["_index"]
-                doc["fetched_at"] = _earliest(old.get("fetched_at"), doc["fetched_at"])
-                doc["last_fetched_at"] = _latest(old.get("last_fetched_at"), doc["last_fetched_at"])
-                doc["indexed_at"] = old.get("indexed_at") or now
-            else:
-                index = self._partition(doc["fetched_at"])
-                doc["indexed_at"] = now
-            actions.append({"_op_type": "index", "_index": index, "_id": pid, "_source": doc})
-        for pid, (done, status, info) in self._send(actions).items():
+            entry = placed[pid]
+            doc["fetched_at"] = utc(entry.get("fetched_at") or doc["fetched_at"])
+            doc["last_fetched_at"] = utc(entry.get("last_fetched_at") or doc["last_fetched_at"])
+            doc["indexed_at"] = indexed[pid] = entry.get("indexed_at") or now
+            actions.append({"_op_type": "index", "_index": self._partition(entry["partition"]), "_id": pid,
+                            "_source": doc})
+        facts: dict[str, dict[str, Any]] = {}
+        for r in records:
+            facts[r["onion"]] = merge_service(facts.get(r["onion"]), service_fact(r))
+        for onion, fact in facts.items():
+            params = _timed_params(
+                {k: fact.get(k) for k in ("onion", "first_seen", "last_seen", "first_checked", "last_checked",
+                                          "last_status", "last_failure", "categories", "titles", "langs")},
+                ("first_seen", "last_seen", "first_checked", "last_checked"))
+            params["now"] = now
+            actions.append({"_op_type": "update", "_index": self.names.services, "_id": onion,
+                            "retry_on_conflict": 5, "scripted_upsert": True, "upsert": {},
+                            "script": {"source": SERVICE_SCRIPT, "lang": "painless", "params": params}})
+        answers = self._send(actions) if actions else {}
+        for pid, doc in docs.items():
+            done, status, info = answers[pid]
             if done:
                 result.pages += 1
+                if not placed[pid].get("indexed_at"):
+                    self._unconfirmed[pid] = indexed[pid]
             else:
-                result.failed.append(Failure("page", pid, docs[pid]["url"], status, _clean_reason(info)))
-        self.es.indices.refresh(index=self.names.pages)
+                result.failed.append(Failure("page", pid, doc["url"], status, _clean_reason(info)))
+        for onion in facts:
+            done, status, info = answers[onion]
+            if done:
+                result.services += 1
+            else:
+                result.failed.append(Failure("service", onion, None, status, _clean_reason(info)))
 
-    def _partition(self, fetched_at: str) -> str:
+    # -- the registry ------------------------------------------------------------------------
+
+    def _confirmations(self, skip: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """Registry updates recording when stored pages were first indexed (set once; a page
+        missing from the registry is not created by this). Pages in ``skip`` stay pending."""
+        skip = set(skip)
+        out = [{"_op_type": "update", "_index": self._registry, "_id": pid, "retry_on_conflict": 5,
+                "script": {"source": PAGE_ID_SCRIPT, "lang": "painless",
+                           "params": {"partition": None, "first": None, "last": None, "indexed_at": t}}}
+               for pid, t in self._unconfirmed.items() if pid not in skip]
+        self._unconfirmed = {pid: t for pid, t in self._unconfirmed.items() if pid in skip}
+        return out
+
+    def _confirm_now(self) -> None:
+        """Send pending confirmations now (close, and flush for readers)."""
+        actions = self._confirmations()
+        if actions:
+            self._retry_unconfirmed(actions, self._send(actions))
+
+    def _retry_unconfirmed(self, actions: list[dict[str, Any]], answers: dict[str, tuple[bool, int | None, Any]]) -> None:
+        """Keep confirmations that got no answer or a transient error for the next bulk; one
+        whose registry entry is gone (404) is dropped: that page's next write starts afresh."""
+        for a in actions:
+            done, status, _ = answers.get(str(a["_id"]), (False, None, None))
+            if not done and status != 404:
+                self._unconfirmed.setdefault(str(a["_id"]), a["script"]["params"]["indexed_at"])
+
+    def _backfill_registry(self) -> None:
+        """Once per installation: enter pages stored before the registry existed (older
+        writers), so their re-fetches go back to their own partition."""
+        if self.es.exists(index=self._registry, id=BACKFILL_MARK):
+            return
+        from elasticsearch.helpers import scan
+
+        actions = []
+        for hit in scan(self.es, index=self.names.pages, query={"query": {"match_all": {}}},
+                        _source=["fetched_at", "last_fetched_at", "indexed_at"], size=1000):
+            parsed = self.names.parse(hit["_index"])
+            src = hit["_source"]
+            if not parsed or not parsed[2] or not src.get("fetched_at"):
+                continue
+            actions.append({"_op_type": "create", "_index": self._registry, "_id": hit["_id"], "_source": {
+                "partition": parsed[2], "fetched_at": utc(src["fetched_at"]),
+                "last_fetched_at": utc(src.get("last_fetched_at") or src["fetched_at"]),
+                "indexed_at": src.get("indexed_at")}})
+        for i in range(0, len(actions), 1000):
+            answers = self._send(actions[i:i + 1000])
+            bad = [a for a, (ok, status, _) in answers.items() if not ok and status != 409]
+            if bad:
+                raise RuntimeError(f"could not enter {len(bad)} stored pages into {self._registry}")
+        self.es.index(index=self._registry, id=BACKFILL_MARK, document={"partition": BACKFILL_MARK,
+                                                                        "indexed_at": _now()})
+
+    def _partition(self, partition: str) -> str:
         assert self._pages_spec is not None
-        partition = month_partition(fetched_at)
         index = self.names.index(PAGES, self._pages_spec.version, partition)
         if index not in self._partitions:
             schema.ensure_partition(self.es, self.names, self._pages_spec, partition)
             self._partitions.add(index)
         return index
-
-    def _page_counts(self, onions: Iterable[str]) -> dict[str, int]:
-        """Distinct URLs stored per onion, counted by the index (idempotent, unlike +1)."""
-        onions = sorted(set(onions))
-        resp = self.es.search(
-            index=self.names.pages, size=0, query={"terms": {"onion": onions}},
-            aggs={"by_onion": {"terms": {"field": "onion", "size": len(onions)},
-                               "aggs": {"urls": {"cardinality": {"field": "url"}}}}},
-        )
-        return {b["key"]: int(b["urls"]["value"]) for b in resp["aggregations"]["by_onion"]["buckets"]}
-
-    def _write_services(self, records: list[Mapping[str, Any]], result: FlushResult) -> None:
-        """Read-modify-write with optimistic concurrency; conflicting writers retry."""
-        facts: dict[str, dict[str, Any]] = {}
-        for r in records:
-            facts[r["onion"]] = merge_service(facts.get(r["onion"]), service_fact(r))
-        if not facts:
-            return
-        counts = self._page_counts(facts)
-        pending = sorted(facts)
-        for _ in range(5):
-            current = self.es.mget(index=self.names.services, ids=pending)["docs"]
-            actions = []
-            for onion, cur in zip(pending, current):
-                fact = dict(facts[onion], page_count=counts.get(onion, 0), updated_at=_now())
-                action: dict[str, Any] = {"_index": self.names.services, "_id": onion}
-                if cur.get("found"):
-                    action.update(_op_type="index", if_seq_no=cur["_seq_no"], if_primary_term=cur["_primary_term"],
-                                  _source=merge_service(cur["_source"], fact))
-                else:
-                    action.update(_op_type="create", _source=merge_service(None, fact))
-                actions.append(action)
-            conflicts = []
-            for onion, (done, status, info) in self._send(actions).items():
-                if done:
-                    result.services += 1
-                elif status == 409:
-                    conflicts.append(onion)
-                else:
-                    result.failed.append(Failure("service", onion, None, status, _clean_reason(info)))
-            if not conflicts:
-                break
-            pending = sorted(conflicts)
-        else:
-            for onion in pending:
-                result.failed.append(Failure("service", onion, None, 409, "version conflicts on every retry"))
-        self.es.indices.refresh(index=self.names.services)

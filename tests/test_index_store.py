@@ -16,7 +16,7 @@ from elasticsearch import Elasticsearch
 
 import index
 from index import Names, PageWriter, SnapshotError, get_snapshot
-from index.schema import default_config_dir
+from index.schema import default_config_dir, load_specs
 from index.snapshots import seal
 from tests.fixtures_es import FaultyProxy, make_client, onion, page_record
 
@@ -40,7 +40,9 @@ def test_setup_installs_versioned_templates_behind_aliases(es: Elasticsearch, na
     index.setup(es, names)
     index.setup(es, names)  # idempotent
     templates = {t["name"] for t in es.indices.get_index_template(name=f"{names.prefix}-*")["index_templates"]}
-    assert templates == {f"{names.prefix}-{k}-v1" for k in ("alerts", "checks", "lifespans", "pages", "services", "sites", "snapshots", "tor_metrics")}
+    kinds = sorted(load_specs())  # every template file in configs/index
+    assert {"pages", "page_ids", "services", "snapshots", "checks", "alerts"} <= set(kinds)
+    assert templates == {f"{names.prefix}-{k}-v1" for k in kinds}
     aliases = es.indices.get_alias(name=f"{names.prefix}-*").body
     services = aliases[f"{names.prefix}-services-v1"]["aliases"][names.services]
     assert services.get("is_write_index") is True
@@ -50,7 +52,7 @@ def test_setup_installs_versioned_templates_behind_aliases(es: Elasticsearch, na
     assert mapping["properties"]["entities"]["type"] == "nested"
     assert mapping["properties"]["text"]["fields"]["ngram"]["analyzer"] == "ngram2"
     assert mapping["properties"]["evidence"]["enabled"] is False
-    assert [s["kind"] for s in index.status(es, names)] == ["alerts", "checks", "lifespans", "pages", "services", "sites", "snapshots", "tor_metrics"]
+    assert [s["kind"] for s in index.status(es, names)] == kinds
 
 
 def test_writing_the_same_records_twice_changes_no_count(es: Elasticsearch, names: Names) -> None:

@@ -7,6 +7,7 @@ import json
 import click
 
 import index
+from index.client import connect
 from onionwatch import es_server, settings
 
 
@@ -62,12 +63,16 @@ def _configured() -> str | None:
 
 
 @es_group.command("up")
-def es_up() -> None:
-    """Start the local server (reused if already running)."""
+@click.option("--port", type=click.IntRange(1, 65535), help="Listen here (recorded: later starts reuse it).")
+def es_up(port: int | None) -> None:
+    """Start the local server (reused if already running) on its recorded port."""
     if _configured():
         click.echo(f"Using the configured cluster {_configured()}; nothing to start.")
         return
-    server = es_server.start()
+    try:
+        server = es_server.start(port=port)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"Elasticsearch API (noida-db) at {server.url}  pid {server.pid}  data {server.data_dir}")
 
 
@@ -80,9 +85,14 @@ def es_status() -> None:
         return
     server = es_server.status()
     if server is None:
-        click.echo("Local server: not running (`onionwatch es up` starts it).")
+        port = es_server.recorded_port()
+        where = f" (it will listen on port {port} again)" if port else ""
+        click.echo(f"Local server: not running{where}; `onionwatch es up` starts it.")
         raise SystemExit(1)
     click.echo(f"Local server: running at {server.url}  pid {server.pid}  data {server.data_dir}")
+    cap = es_server.capacity(connect(server.url), es_server.index_names())
+    click.echo(f"Pages: {cap['pages']:,} of the embedded server's limit of about {cap['limit']:,} "
+               "(full-text search within 1 s; bench/es_limit_bench.py)")
 
 
 @es_group.command("down")
@@ -92,6 +102,36 @@ def es_down() -> None:
         click.echo("Using a configured cluster; onionwatch does not stop it.")
         return
     click.echo("Stopped." if es_server.stop() else "Local server was not running.")
+
+
+@es_group.command("migrate")
+@click.option("--to", "to_url", required=True, metavar="URL", help="The cluster to copy into (comma-separated nodes).")
+@click.option("--to-user", metavar="NAME", help="User on the target (the password is asked for).")
+@click.option("--to-api-key", metavar="KEY", help="API key on the target.")
+@click.option("--to-ca-certs", metavar="FILE", type=click.Path(exists=True, dir_okay=False), help="CA bundle of the target.")
+@click.option("--all-prefixes", is_flag=True, help="Copy every index on the server, not only this installation's.")
+def es_migrate(to_url: str, to_user: str | None, to_api_key: str | None, to_ca_certs: str | None,
+               all_prefixes: bool) -> None:
+    """Copy everything (templates, indices with their documents, aliases) into another cluster,
+    verified by counts; then point onionwatch at it with ONIONWATCH_ES_URL.
+
+    Stop crawls and checks first: documents written during the copy may be missed."""
+    from index.transfer import TransferError, copy_all
+
+    password = click.prompt(f"Password of {to_user} on {to_url}", hide_input=True) if to_user else None
+    source = es_server.client()
+    target = connect(to_url, username=to_user, password=password, api_key=to_api_key, ca_certs=to_ca_certs)
+    prefix = None if all_prefixes else es_server.index_names().prefix
+    try:
+        report = copy_all(source, target, prefix=prefix, progress=lambda msg: click.echo(msg, err=True))
+    except TransferError as exc:
+        raise click.ClickException(f"copy not verified: {exc}") from exc
+    click.echo(f"Copied {len(report.component_templates)} component template(s), {len(report.index_templates)} "
+               f"index template(s), {len(report.aliases)} alias(es):")
+    for name, c in sorted(report.indices.items()):
+        click.echo(f"  {name}  {c['target']} docs (source {c['source']})")
+    click.echo(f"Verified: every index holds as many documents on {to_url} as here.")
+    click.echo(f"Use it from now on:  export ONIONWATCH_ES_URL={to_url}")
 
 
 COMMANDS = [index_group, es_group]
