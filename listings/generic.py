@@ -438,6 +438,8 @@ class GenericExtractor:
         elif fld == "listed_at":
             fields.setdefault("listed_at", iso_date(value))
         elif fld in ("ships_from", "ships_to", "vendor", "category"):
+            if not any(ch.isalnum() for ch in value):
+                return  # "—", "-" placeholders state nothing
             if fld == "ships_from" and "ships_to" not in fields:
                 both = re.split(r"\s+(?:to|→|->|đến|tới|ke|ไป|发往)\s+", value, maxsplit=1)
                 if len(both) == 2 and both[1].strip():

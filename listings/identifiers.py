@@ -391,3 +391,37 @@ def pgp_fingerprint(armoured: str) -> tuple[str, str] | None:
             return None
         fpr = str(key.fingerprint).replace(" ", "").upper()
         return fpr, fpr[-16:]
+
+
+_HEX40 = re.compile(r"[0-9A-Fa-f]{4}(?:\s{0,2}[0-9A-Fa-f]{4}){9}")
+_HANDLE = re.compile(r"@?([A-Za-z][A-Za-z0-9_]{3,31})")
+
+
+def classify(value: str, kind: str | None = None) -> Found | None:
+    """What a value an investigator typed is (for a pivot): an armoured key, a fingerprint, an
+    address, a handle… ``kind`` forces one ("telegram", "wickr", "xmpp", …). None: not an
+    identifier (the caller may then treat it as a vendor name)."""
+    v = value.strip()
+    if not v:
+        return None
+    if _PGP_BEGIN in v:
+        fpr = pgp_fingerprint(v)
+        return Found("pgp", fpr[0], 0, len(v), source="pgp_block", key_id=fpr[1]) if fpr else None
+    if kind in ("telegram", "wickr", "xmpp", "session", "tox", "email", "phone"):
+        if kind == "phone":
+            hits = [h for h in IdentifierFinder().find("tel: " + v) if h.kind == "phone"]
+            return hits[0] if hits else None
+        return Found(kind, normalise(kind, v), 0, len(v))
+    if (kind in (None, "pgp")) and _HEX40.fullmatch(v):
+        return Found("pgp", normalise("pgp", v), 0, len(v), key_id=normalise("pgp", v)[-16:])
+    m = _TG_LINK.fullmatch(v)
+    if m:
+        return Found("telegram", m.group(1).lower(), 0, len(v))
+    finder = IdentifierFinder(max_pgp_blocks=0)
+    probe = v if not v.startswith("+") else "tel: " + v
+    hits = [h for h in finder.find(probe) if h.end - h.start >= len(v) - 1 or h.kind == "phone"]
+    if hits:
+        return hits[0]
+    if kind is None and v.startswith("@") and _HANDLE.fullmatch(v):
+        return Found("telegram", v[1:].lower(), 0, len(v))
+    return None

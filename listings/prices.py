@@ -52,7 +52,7 @@ class PriceReader:
                         key=len, reverse=True)
         self.before = re.compile(r"(?:^|(?<=[^a-z0-9]))(" + "|".join(map(re.escape, prefix)) + r")\s?$")
         self.after = re.compile(r"\s?(" + "|".join(map(re.escape, suffix)) + r")(?![a-zà-ỹ])")
-        self.units = sorted({u.lower() for u in market["units"]}, key=len, reverse=True)
+        self.units = sorted({u.lower() for u in [*market["units"], *extract.get("units", ())]}, key=len, reverse=True)
         self.unit_after = re.compile(r"\s?(" + "|".join(map(re.escape, self.units)) + r")(?![a-zà-ỹ0-9])")
         self.contact = [c.lower() for c in extract.get("contact_price", [])]
 

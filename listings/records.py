@@ -9,7 +9,6 @@ Both travel as plain dicts (``to_dict``), so index/ needs nothing from this pack
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -78,19 +77,19 @@ class Identifier:
 LISTING_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Listing))
 IDENTIFIER_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Identifier))
 
-_NOT_WORD = re.compile(r"[^\w]+", re.UNICODE)
+def _words(text: str) -> str:
+    """Letters, marks (Thai vowels, Vietnamese tones) and digits kept, everything else a space."""
+    return "".join(c if unicodedata.category(c)[0] in "LMN" else " " for c in text)
 
 
 def normalise_title(title: str) -> str:
     """Case, width, punctuation and spacing do not make a different listing."""
-    text = unicodedata.normalize("NFKC", title or "").casefold()
-    return " ".join(_NOT_WORD.sub(" ", text).replace("_", " ").split())
+    return " ".join(_words(unicodedata.normalize("NFKC", title or "").casefold()).split())
 
 
 def normalise_vendor(name: str | None) -> str:
     """"Yunnan-Jade", "yunnan_jade" and "YunnanJade" are one vendor name."""
-    text = unicodedata.normalize("NFKC", name or "").casefold()
-    return _NOT_WORD.sub("", text).replace("_", "")
+    return "".join(_words(unicodedata.normalize("NFKC", name or "").casefold()).split())
 
 
 def listing_id(market: str, vendor: str | None, title: str) -> str:
