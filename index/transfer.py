@@ -3,8 +3,8 @@
 Everything our indices need travels: component templates, index templates, every index
 with its mappings, analysis settings and aliases (``is_write_index`` included), and every
 document with its ``_id``. Documents are read with the scroll API and written with bulk
-(elasticsearch.helpers.reindex with a target client: no reindex-from-remote whitelist is
-needed on the target). The copy is verified by counting each index on both sides.
+(elasticsearch.helpers.scan into helpers.bulk on the target client: no reindex-from-remote
+whitelist is needed on the target). The copy is verified by counting each index on both sides.
 
 Idempotent: documents keep their ids, so a second run after a failure overwrites rather
 than duplicates; an index that already exists on the target is written into, and a target
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
-from elasticsearch.helpers import reindex
+from elasticsearch.helpers import BulkIndexError, bulk, scan
 
 # Settings that describe one index on one cluster rather than its data layout.
 _LOCAL_SETTINGS = {"uuid", "creation_date", "provided_name", "version", "routing", "resize", "history_uuid",
@@ -107,8 +107,16 @@ def copy_all(source: Elasticsearch, target: Elasticsearch, *, prefix: str | None
         expected = int(source.count(index=name)["count"])
         say(f"{name}: copying {expected} documents")
         if expected:
-            reindex(source, name, name, target_client=target, chunk_size=chunk_size, scroll="10m",
-                    bulk_kwargs={"max_chunk_bytes": 16 * 1024 * 1024, "max_retries": 5, "initial_backoff": 1})
+            hits = scan(source, index=name, query={"query": {"match_all": {}}}, size=chunk_size, scroll="10m")
+            actions = ({"_op_type": "index", "_index": name, "_id": h["_id"], "_source": h["_source"],
+                        **({"routing": h["_routing"]} if h.get("_routing") else {})} for h in hits)
+            try:
+                bulk(target, actions, chunk_size=chunk_size, max_chunk_bytes=16 * 1024 * 1024, max_retries=5,
+                     initial_backoff=1, stats_only=True)
+            except BulkIndexError as exc:
+                first = exc.errors[0] if exc.errors else {}
+                raise TransferError(f"{name}: the target refused {len(exc.errors)} document(s), e.g. "
+                                    f"{str(first)[:300]}") from exc
         report.indices[name] = {"source": expected, "target": -1}
 
     for name in sorted(report.indices):

@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Self
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -40,7 +41,7 @@ class Requests:
         transport.perform_request = record  # type: ignore[method-assign]
         self._undo = lambda: setattr(transport, "perform_request", real)
 
-    def __enter__(self) -> Requests:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

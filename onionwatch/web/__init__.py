@@ -43,7 +43,8 @@ def app_from_settings() -> Flask:
     names = es_server.index_names()
     index.setup(es, names, es_server.index_config_dir())
     backend = Backend(es=es, names=names, snapshot_key=settings.snapshot_key,
-                      entity_labels=entity_labels(configs.root()), alert_config=installation_alert_config)
+                      entity_labels=entity_labels(configs.root()), alert_config=installation_alert_config,
+                      capacity_note=lambda: es_server.capacity_note(es, names))
     secret = settings.web_secret_key()
     from evidence import AuditLog
 

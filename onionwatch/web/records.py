@@ -53,6 +53,8 @@ class Backend:
     snapshot_key: Callable[[], bytes]
     entity_labels: list[str] = field(default_factory=list)
     alert_config: Callable[[], alerts.AlertConfig] = installation_alert_config
+    # a warning shown on every page, e.g. the embedded server nearing its page limit
+    capacity_note: Callable[[], str | None] = lambda: None
 
 
 def safe_snippet(snippet: str) -> Markup:

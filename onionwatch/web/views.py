@@ -52,7 +52,8 @@ def snapshot_response(doc_id: str) -> Response:
 
 @bp.app_context_processor
 def common() -> dict[str, Any]:
-    return {"user": getattr(g, "user", None), "categories": records.CATEGORIES}
+    user = getattr(g, "user", None)
+    return {"user": user, "categories": records.CATEGORIES, "capacity_note": backend().capacity_note() if user else None}
 
 
 @bp.route("/")
