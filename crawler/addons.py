@@ -17,6 +17,7 @@ from typing import Any
 from scrapy.exceptions import NotConfigured
 
 import configs
+from crawler.profiles import load_profiles, slot_settings
 
 PRIORITY = "addon"
 
@@ -47,6 +48,11 @@ ONION_CRAWL: dict[str, Any] = {
     "DEPTH_PRIORITY": 1,  # breadth-first
     "URLLENGTH_LIMIT": 512,
     "ONIONWATCH_MAX_QUERY_PARAMS": 4,
+    # --- site profiles and walls (crawler.profiles, crawler.walls) ----------------------------
+    "ONIONWATCH_SITE_SECRETS": {},  # {env var name: value} for the profiles' credentials (set by `onionwatch crawl`)
+    "ONIONWATCH_WALLS": True,  # recognise captcha/queue/login/JS/rate-limit walls and seizure banners
+    "ONIONWATCH_QUEUE_MAX_WAIT": 120.0,  # seconds one request may wait in a site's queue
+    "ONIONWATCH_RATE_LIMIT_MAX_WAIT": 60.0,  # seconds one request may wait for a rate limit to lift
     "ONIONWATCH_MAX_TEXT_CHARS": 500_000,
     "DOWNLOAD_MAXSIZE": 5 * 1024 * 1024,  # also caps decompressed size (decompression bombs)
     "DOWNLOAD_WARNSIZE": 1024 * 1024,
@@ -90,6 +96,8 @@ DOWNLOADER_COMPONENTS = {
     "crawler.middlewares.BoundedHttpCompressionMiddleware": 590,
     "crawler.middlewares.OnionMetaRefreshMiddleware": 580,
     "crawler.middlewares.TorFailureMiddleware": 560,
+    "crawler.middlewares.SiteSessionMiddleware": 650,  # sees a redirect to a login form before it is followed
+    "crawler.middlewares.WallMiddleware": 585,  # sees decompressed pages before the meta refresh is followed
     "crawler.middlewares.TorRoutingMiddleware": 990,  # last before the handler: nothing bypasses it
 }
 
@@ -114,6 +122,13 @@ class OnionCrawl:
         settings.set("ONIONWATCH_BLOCKLIST_DEFAULT", [str(configs.path("blocklist.txt"))], PRIORITY)
         _set_components(settings, "DOWNLOADER_MIDDLEWARES", {**DOWNLOADER_MIDDLEWARES, **DOWNLOADER_COMPONENTS})
         _set_components(settings, "ITEM_PIPELINES", {"crawler.pipelines.StorePipeline": 800})
+        _set_components(settings, "SPIDER_MIDDLEWARES", {"crawler.middlewares.WallSpiderMiddleware": 950})
+        # site profiles (configs/sites, or ONIONWATCH_SITES): politeness as Scrapy download slots
+        settings.set("ONIONWATCH_SITES", [str(configs.path("sites"))], PRIORITY)
+        profiles = load_profiles(settings.getlist("ONIONWATCH_SITES"))
+        slots = {**slot_settings(profiles), **settings.getdict("DOWNLOAD_SLOTS")}
+        if slots:
+            settings.set("DOWNLOAD_SLOTS", slots, settings.getpriority("DOWNLOAD_SLOTS") or 0)
         _set_components(settings, "EXTENSIONS", {"crawler.extensions.Progress": 500,
                                                  "crawler.extensions.NetworkGuard": 0})
 

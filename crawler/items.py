@@ -64,6 +64,8 @@ class PageRecord:
     fetched_at: str = field(metadata=_CRAWLER)
     status: int | None = field(default=None, metadata=_CRAWLER)
     failure: str | None = field(default=None, metadata={"by": "crawler", "stored": False})
+    wall: str | None = field(default=None, metadata={"by": "crawler", "stored": False})
+    wall_evidence: list[str] = field(default_factory=list, metadata={"by": "crawler", "stored": False})
     content_type: str = field(default="", metadata=_CRAWLER)
     title: str = field(default="", metadata=_CRAWLER)
     text: str = field(default="", metadata={"by": "crawler, then enrich"})
@@ -139,8 +141,20 @@ FAILURE_REASONS: dict[str, str] = {
     "blocked": "the onion is on the blocklist: never requested",
     "url_too_long": "a seed or redirect target longer than URLLENGTH_LIMIT: never requested",
     "non_text_content": "media or binary content (by extension or Content-Type): body not downloaded or kept",
+    "excluded": "a link never followed (log out, delete, vote, buy, send a message) or excluded by the site's profile: never requested",
     # answers that are not pages
     "http_error": "the service answered with an HTTP error status (status is set)",
+    # walls (configs/walls.yaml, configs/seizure.yaml): recorded with `wall` and a sealed snapshot, never indexed as content
+    "captcha": "a captcha stands in front of the content (never solved automatically; a profile may supply a session cookie)",
+    "queue": "an EndGame-style queue or waiting room did not let us in within ONIONWATCH_QUEUE_MAX_WAIT",
+    "js_required": "the page shows nothing without JavaScript",
+    "login_required": "a login form (or a redirect to one) instead of the content",
+    "rate_limited": "the site refused more requests (HTTP 429 or a notice) for longer than ONIONWATCH_RATE_LIMIT_MAX_WAIT",
+    "seized": "a law-enforcement seizure banner in place of the site: the service's status becomes seized",
+    # site profiles with a login (configs/sites/*.yaml)
+    "login_failed": "the login form refused the profile's credentials; given up after session.max_failures in a row",
+    "account_locked": "the site says the account is locked or suspended: no further login attempts",
+    "login_loop": "every page goes back to the login form even right after logging in (or session.max_logins reached): stopped",
     "ignored": "dropped by a Scrapy component without a named reason (e.g. too many redirects)",
     "download_error": "any other download failure (connection reset, malformed HTTP, data loss)",
 }

@@ -1,14 +1,25 @@
 """Downloader middlewares: the Tor route and the onion-only policy are enforced here,
-for every request any spider makes (start requests, links, redirects, retries)."""
+for every request any spider makes (start requests, links, redirects, retries); site
+profiles (logins, cookies, links never followed) and walls are handled here too."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import re
 import threading
+import time
+import weakref
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any, ClassVar
+from urllib.parse import urljoin, urlsplit
 
+from form2request import form2request
 from scrapy import Request
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.downloadermiddlewares.redirect import (
@@ -17,9 +28,13 @@ from scrapy.downloadermiddlewares.redirect import (
 )
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import TextResponse
+from scrapy.http.cookies import CookieJar
 
 from crawler.onion import onion_of_url
+from crawler.profiles import Profile, load_profiles
 from crawler.tor import CIRCUIT_REASONS, TorSocksError, host_digest, newnym
+from crawler.walls import Verdict, WallRules
 
 logger = logging.getLogger(__name__)
 
@@ -198,3 +213,452 @@ def _find(exc: BaseException | None, kind: type) -> BaseException | None:
         exc = exc.__cause__ or exc.__context__
         seen += 1
     return None
+
+
+# -- site profiles, sessions and walls ---------------------------------------------------------
+#
+# SiteSessions is the crawl's runtime view of the site profiles (crawler.profiles) and the
+# wall rules (crawler.walls): per-onion cookie jars, the login state machine, and what a
+# response is (a page, a wall, a lost session). Two downloader middlewares use it:
+# SiteSessionMiddleware (650: before the redirect middleware sees a response, so a redirect
+# to a login form is caught at the URL that was asked for) and WallMiddleware (585: after
+# decompression, before the meta-refresh middleware, so a queue page's refresh is ours to
+# handle); WallSpiderMiddleware turns a marked response's record into a wall record.
+
+INTERNAL = "onionwatch_internal"  # a login request or a re-ask while queued: not a page of the crawl
+WALL = "onionwatch_wall"
+WALL_EVIDENCE = "onionwatch_wall_evidence"
+_SESSION_GEN = "onionwatch_session_gen"
+_RELOGINS = "onionwatch_relogins"
+WAITING_WALLS = ("queue", "rate_limited")
+_REDIRECTS = (301, 302, 303, 307, 308)
+_REFRESH_RE = re.compile(rb"""(?i)<meta[^>]+http-equiv=["']?refresh["']?[^>]*content=["']?\s*(\d+(?:\.\d+)?)""")
+
+
+class LoginFailed(IgnoreRequest):
+    """The site's login form refused the credentials (given up after the profile's max_failures)."""
+
+    reason = "login_failed"
+
+
+class AccountLocked(LoginFailed):
+    """The site says the account is locked, suspended or disabled: no further login attempts."""
+
+    reason = "account_locked"
+
+
+class LoginLoop(LoginFailed):
+    """Every page goes back to the login form even right after logging in: stopped."""
+
+    reason = "login_loop"
+
+
+class _OnionCookiePolicy(DefaultCookiePolicy):
+    """Like a browser on .onion: a Secure cookie is sent over http:// to an onion service
+    (Tor Browser treats onion services as a secure context)."""
+
+    def return_ok_secure(self, cookie, request) -> bool:
+        host = (getattr(request, "host", "") or "").split(":", 1)[0].lower()
+        return host.endswith(".onion") or super().return_ok_secure(cookie, request)
+
+
+class _Session:
+    """One onion's session: cookies, whether we are logged in, and the counters that bound
+    logging in (attempts, failures in a row, sessions lost right after a login)."""
+
+    def __init__(self, jar: CookieJar | None) -> None:
+        self.jar = jar
+        self.lock = asyncio.Lock()
+        self.logged_in = False
+        self.generation = 0
+        self.logins = 0
+        self.failures = 0
+        self.lost_in_a_row = 0
+        self.gave_up: type[LoginFailed] | None = None
+        self.gave_up_msg = ""
+
+
+class SiteSessions:
+    """Profiles, wall rules and per-onion sessions of one crawl (one instance per crawler).
+
+    Settings: ONIONWATCH_SITES (profile directories), ONIONWATCH_SITE_SECRETS ({environment
+    variable name: value} for the credentials and cookies the profiles name; values are
+    crawler.profiles.Secret), ONIONWATCH_WALLS (recognise walls; default on),
+    ONIONWATCH_QUEUE_MAX_WAIT and ONIONWATCH_RATE_LIMIT_MAX_WAIT (seconds one request may wait
+    in a queue or for a rate limit to lift)."""
+
+    _instances: ClassVar[weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def of(cls, crawler) -> SiteSessions:
+        found = cls._instances.get(crawler)
+        if found is None:
+            found = cls._instances[crawler] = cls(crawler)
+        return found
+
+    def __init__(self, crawler) -> None:
+        s = crawler.settings
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.profiles = load_profiles(s.getlist("ONIONWATCH_SITES"))
+        secrets = s.get("ONIONWATCH_SITE_SECRETS") or {}
+        self.credentials = self.profiles.resolve(secrets)
+        self.imported = {p.name: self.profiles.cookies(p, secrets) for p in self.profiles.profiles
+                         if p.cookie_file or p.cookie_env}
+        self.rules = WallRules.load(s.get("ONIONWATCH_WALLS_CONFIG") or None)
+        self.enabled = s.getbool("ONIONWATCH_WALLS", True)
+        self.never = tuple(re.compile(p) for p in self.rules.never_follow)
+        self.login_redirect = re.compile(self.rules.login_redirect) if self.rules.login_redirect else None
+        self.max_wait = {"queue": s.getfloat("ONIONWATCH_QUEUE_MAX_WAIT", 120.0),
+                         "rate_limited": s.getfloat("ONIONWATCH_RATE_LIMIT_MAX_WAIT", 60.0)}
+        self.sessions: dict[str, _Session] = {}
+        self._said: set[tuple[str, str]] = set()
+
+    # -- per-onion state ---------------------------------------------------------------------
+    def session(self, onion: str, *, cookies: bool = False) -> _Session | None:
+        """The onion's session; created for a profiled onion, or (``cookies``) for one whose
+        wall needs cookies kept (a queue). Other onions get none: no cookies are kept."""
+        st = self.sessions.get(onion)
+        if st is not None:
+            if cookies and st.jar is None:
+                st.jar = CookieJar(policy=_OnionCookiePolicy())
+            return st
+        profile = self.profiles.get(onion)
+        if profile is None and not cookies:
+            return None
+        keep = cookies or (profile is not None and profile.keeps_cookies)
+        st = self.sessions[onion] = _Session(CookieJar(policy=_OnionCookiePolicy()) if keep else None)
+        for cookie in self.imported.get(profile.name, []) if profile else []:
+            if cookie.domain == onion:
+                st.jar.jar.set_cookie(cookie)
+        return st
+
+    def say_once(self, onion: str, key: str, message: str, *args) -> None:
+        if (onion, key) not in self._said:
+            self._said.add((onion, key))
+            logger.warning(message, *args)
+
+    def excluded(self, url: str, onion: str, *, link: bool = False) -> bool:
+        """Links never followed anywhere (configs/walls.yaml never_follow), then the profile's
+        exclude patterns; for links (not seeds) also its include patterns."""
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        lowered = target.lower()
+        if any(p.search(lowered) for p in self.never):
+            return True
+        profile = self.profiles.get(onion)
+        if profile is None:
+            return False
+        if link:
+            return not profile.follows(target)
+        return any(p.search(target) for p in profile.exclude)
+
+    def classify(self, response, onion: str) -> Verdict | None:
+        if not self.enabled:
+            return None
+        profile = self.profiles.get(onion)
+        rules = self.rules.with_extra(profile.walls) if profile and profile.walls else self.rules
+        headers = {k.decode("latin-1"): v[-1].decode("latin-1") for k, v in response.headers.items() if v}
+        encoding = getattr(response, "encoding", None) or "utf-8"
+        return rules.classify(response.status, headers, response.url, response.body, encoding)
+
+    async def download(self, request: Request):
+        """A request through every downloader middleware (redirects followed), not scheduled."""
+        return await self.crawler.engine.download_async(request)
+
+    # -- login -------------------------------------------------------------------------------
+    def _give_up(self, onion: str, st: _Session, kind: type[LoginFailed], message: str) -> LoginFailed:
+        st.gave_up, st.gave_up_msg, st.logged_in = kind, message, False
+        self.stats.inc_value(f"onionwatch/login/{kind.reason}")
+        self.say_once(onion, "login", "%s", message)
+        return kind(message)
+
+    async def ensure_login(self, onion: str, profile: Profile) -> _Session:
+        st = self.session(onion)
+        assert st is not None
+        if st.logged_in:
+            return st
+        async with st.lock:
+            if st.gave_up is not None:
+                raise st.gave_up(st.gave_up_msg)
+            if not st.logged_in:
+                await self._login(onion, profile, st)
+        return st
+
+    async def _login(self, onion: str, profile: Profile, st: _Session) -> None:
+        login = profile.login
+        assert login is not None
+        site = f"site {profile.name} ({onion[:12]}…)"
+        if st.logins >= profile.max_logins:
+            raise self._give_up(onion, st, LoginLoop, f"{site}: logged in {st.logins} times in this crawl "
+                                                      f"(session.max_logins): not logging in again")
+        st.logins += 1
+        self.stats.inc_value("onionwatch/login/attempts")
+        if st.logins > 1:
+            self.stats.inc_value("onionwatch/login/relogins")
+        creds = self.credentials[profile.name]
+        meta = {INTERNAL: True, "dont_retry": True, "handle_httpstatus_all": True}
+        page = await self.download(Request(urljoin(f"http://{onion}/", login.url), dont_filter=True, meta=dict(meta)))
+        forms = page.css(login.form) if isinstance(page, TextResponse) else []
+        if not forms:
+            return self._login_refused(onion, profile, st, f"{site}: no login form ({login.form}) at {login.url}")
+        data = {**login.fields, login.user_field: creds.user.reveal(), login.password_field: creds.password.reveal()}
+        try:
+            form = form2request(forms[0], data).to_scrapy(callback=None, dont_filter=True, meta=dict(meta))
+        except ValueError as exc:
+            return self._login_refused(onion, profile, st, f"{site}: cannot submit the login form: {exc}")
+        result = await self.download(form)
+        text = result.text if isinstance(result, TextResponse) else ""
+        if login.locked.search(text):
+            raise self._give_up(onion, st, AccountLocked, f"{site}: the account is locked: no further login attempts")
+        refused = (login.failed.search(text) if login.failed else None) or (
+            isinstance(result, TextResponse) and result.css(login.form)) or result.status >= 400
+        if refused:
+            return self._login_refused(onion, profile, st, f"{site}: the login was refused (HTTP {result.status})")
+        st.logged_in, st.failures = True, 0
+        st.generation += 1
+        self.stats.inc_value("onionwatch/login/ok")
+        logger.info("%s: logged in%s", site, f" again (login {st.logins})" if st.logins > 1 else "")
+
+    def _login_refused(self, onion: str, profile: Profile, st: _Session, message: str) -> None:
+        st.failures += 1
+        self.stats.inc_value("onionwatch/login/refused")
+        if st.failures >= profile.max_failures:
+            raise self._give_up(onion, st, LoginFailed, f"{message}; {st.failures} failed logins in a row: giving up")
+        raise LoginFailed(f"{message} ({st.failures} of at most {profile.max_failures})")
+
+    def lost(self, profile: Profile, response, verdict: Verdict | None) -> bool:
+        """A logged-in page that shows the login form (or the profile's marker) instead."""
+        if verdict is not None and verdict.wall == "login_required":
+            return True
+        if not isinstance(response, TextResponse):
+            return False
+        if profile.lost_selector and response.css(profile.lost_selector):
+            return True
+        return bool(profile.lost_marker and profile.lost_marker.search(response.text))
+
+    def session_lost(self, request: Request, response, onion: str, profile: Profile, why: str):
+        """Log in again and ask for the page once more; bounded (see the profile's session.*)."""
+        st = self.session(onion)
+        assert st is not None
+        self.stats.inc_value("onionwatch/login/session_lost")
+        if request.meta.get(_SESSION_GEN) in (None, st.generation) and st.logged_in:
+            st.logged_in = False
+            st.lost_in_a_row += 1
+        site = f"site {profile.name} ({onion[:12]}…)"
+        if st.lost_in_a_row > profile.max_lost_in_a_row and st.gave_up is None:
+            raise self._give_up(onion, st, LoginLoop, f"{site}: every page goes back to the login form even right after "
+                                                      f"logging in ({st.logins} logins): stopped crawling it")
+        if st.gave_up is not None:
+            raise st.gave_up(st.gave_up_msg)
+        tries = request.meta.get(_RELOGINS, 0)
+        if tries >= 2:  # this page keeps showing the login form: record it as walled
+            return self.mark(request, response, Verdict("login_required", 0.0, (why,), None))  # type: ignore[arg-type]
+        logger.debug("%s: session lost (%s) at %s", site, why, request.url)
+        meta = {k: v for k, v in request.meta.items() if k not in (WALL, WALL_EVIDENCE)}
+        meta[_RELOGINS] = tries + 1
+        return request.replace(dont_filter=True, meta=meta)
+
+    # -- walls -------------------------------------------------------------------------------
+    def mark(self, request: Request, response, verdict: Verdict):
+        """Let a wall response reach the spider whatever its status, to be recorded as the
+        wall (WallSpiderMiddleware), never redirected or retried."""
+        request.meta.update({WALL: verdict.wall, WALL_EVIDENCE: list(verdict.evidence),
+                             "handle_httpstatus_all": True, "dont_redirect": True, "dont_retry": True})
+        self.stats.inc_value(f"onionwatch/walls/{verdict.wall}")
+        return response if response.request is request else response.replace(request=request)
+
+    async def wait_out(self, request: Request, response, verdict: Verdict, onion: str):
+        """A queue or a rate limit: wait as the page says (meta refresh, Retry-After, the
+        rule's default) and ask again, until it lets us through or the crawl's time bound
+        for this wall is spent. Returns (response, verdict or None when let through)."""
+        limit = self.max_wait.get(verdict.wall, 60.0)
+        started = time.monotonic()
+        if verdict.wall == "queue":  # queues admit by cookie: keep this onion's cookies from now on
+            st = self.session(onion, cookies=True)
+            st.jar.extract_cookies(response, request)
+        while True:
+            delay = wait_seconds(response, verdict.rule.wait if verdict.rule else {})
+            if time.monotonic() - started + delay > limit:
+                break
+            await asyncio.sleep(delay)
+            self.stats.inc_value(f"onionwatch/walls/{verdict.wall}_asked_again")
+            again = request.replace(dont_filter=True, meta={**request.meta, INTERNAL: True})
+            try:
+                fresh = await self.download(again)
+            except Exception as exc:  # noqa: BLE001 — the wall verdict stands
+                logger.debug("asking %s again failed: %s", request.url, exc)
+                break
+            if not isinstance(fresh, TextResponse):
+                return fresh.replace(request=request), None
+            new = self.classify(fresh, onion)
+            response = fresh.replace(request=request)
+            if new is None or new.wall != verdict.wall:
+                self.stats.inc_value(f"onionwatch/walls/{verdict.wall}_passed")
+                return response, new
+            verdict = new
+        self.say_once(onion, verdict.wall, "%s… still behind a %s wall after %.0f s: recorded as %s",
+                      onion[:12], verdict.wall, time.monotonic() - started, verdict.wall)
+        return response, verdict
+
+
+def wait_seconds(response, wait: Mapping[str, Any]) -> float:
+    """How long a queue or rate-limit page asks us to wait: Retry-After (seconds or an HTTP
+    date), else its meta refresh, else the rule's default; between 0.5 s and the rule's max."""
+    longest = float(wait.get("max", 30))
+    seconds: float | None = None
+    value = (response.headers.get(b"Retry-After") or b"").decode("latin-1").strip()
+    if value:
+        if value.isdigit():
+            seconds = float(value)
+        else:
+            try:
+                seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+            except (TypeError, ValueError):
+                seconds = None
+    if seconds is None:
+        m = _REFRESH_RE.search(response.body[:65536])
+        if m:
+            seconds = float(m.group(1))
+    if seconds is None:
+        seconds = float(wait.get("default", 5))
+    return min(max(seconds, 0.5), longest)
+
+
+class SiteSessionMiddleware:
+    """Per onion, before anything else sees a response: links never to follow are refused,
+    a profiled site is logged in before its first page (and again when the session is lost),
+    cookies are kept for profiled onions and queues, and a redirect to a login form is
+    caught at the URL that was asked for (a lost session, or login_required without one)."""
+
+    def __init__(self, sessions: SiteSessions) -> None:
+        self.sessions = sessions
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(SiteSessions.of(crawler))
+
+    async def process_request(self, request: Request) -> None:
+        onion = onion_of_url(request.url)
+        if onion is None:
+            return
+        ss = self.sessions
+        internal = request.meta.get(INTERNAL)
+        if not internal and ss.excluded(request.url, onion):
+            ss.stats.inc_value("onionwatch/refused/excluded")
+            raise PolicyRefused("excluded", "a link never followed (log out, delete, vote, buy, send…) "
+                                            "or excluded by the site's profile")
+        profile = ss.profiles.get(onion)
+        st = ss.session(onion)
+        if profile is not None and profile.login is not None and not internal:
+            st = await ss.ensure_login(onion, profile)
+            request.meta[_SESSION_GEN] = st.generation
+        if st is not None and st.jar is not None:
+            request.headers.pop(b"Cookie", None)  # a redirect copies the old header: the jar decides
+            st.jar.add_cookie_header(request)
+        return
+
+    def process_response(self, request: Request, response):
+        onion = onion_of_url(request.url)
+        if onion is None:
+            return response
+        ss = self.sessions
+        st = ss.sessions.get(onion)
+        if st is not None and st.jar is not None:
+            st.jar.extract_cookies(response, request)
+        if request.meta.get(INTERNAL) or response.status not in _REDIRECTS or not ss.enabled:
+            return response
+        location = (response.headers.get(b"Location") or b"").decode("latin-1")
+        parts = urlsplit(urljoin(request.url, location))
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        profile = ss.profiles.get(onion)
+        if profile is not None and profile.login is not None and profile.lost_redirect is not None:
+            if profile.lost_redirect.search(target) and onion_of_url(parts.geturl()) == onion:
+                return ss.session_lost(request, response, onion, profile, "redirect to the login form")
+            return response
+        if ss.login_redirect is not None and ss.login_redirect.search(target.lower()):
+            return ss.mark(request, response, Verdict("login_required", 0.0, ("redirect to a login form",), None))  # type: ignore[arg-type]
+        return response
+
+
+class WallMiddleware:
+    """Every page of the crawl is looked at once (after decompression): a wall is waited out
+    when it can be (queue, rate limit) or marked for the spider to record as the wall; on a
+    profiled site, a login form where content should be means the session was lost."""
+
+    def __init__(self, sessions: SiteSessions) -> None:
+        self.sessions = sessions
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(SiteSessions.of(crawler))
+
+    async def process_response(self, request: Request, response):
+        if request.meta.get(INTERNAL) or request.meta.get(WALL) or not isinstance(response, TextResponse):
+            return response
+        onion = onion_of_url(response.url) or onion_of_url(request.url)
+        if onion is None:
+            return response
+        ss = self.sessions
+        verdict = ss.classify(response, onion)
+        profile = ss.profiles.get(onion)
+        if profile is not None and profile.login is not None:
+            st = ss.session(onion)
+            if ss.lost(profile, response, verdict):
+                return ss.session_lost(request, response, onion, profile, "login form on the page")
+            if verdict is None and st is not None and st.logged_in:
+                st.lost_in_a_row = 0
+        if verdict is None:
+            return response
+        if verdict.wall in WAITING_WALLS:
+            response, verdict = await ss.wait_out(request, response, verdict, onion)
+            if verdict is None:
+                return response
+        if verdict.wall == "captcha" and profile is not None and (profile.cookie_file or profile.cookie_env):
+            ss.say_once(onion, "captcha", "site %s (%s…): still a captcha with the profile's cookies: "
+                        "the session cookie has expired; export a fresh one", profile.name, onion[:12])
+        return ss.mark(request, response, verdict)
+
+
+class WallSpiderMiddleware:
+    """The spider's output for a wall response becomes a wall record (the name in `failure`
+    and `wall`, the signals in `wall_evidence`, the raw body kept for its sealed snapshot,
+    no text, title, links or tags) and no links are followed from it; links never to
+    follow (and a profile's include/exclude) are dropped before they become requests."""
+
+    def __init__(self, sessions: SiteSessions) -> None:
+        self.sessions = sessions
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(SiteSessions.of(crawler))
+
+    def _one(self, response, wall: str | None, item):
+        if isinstance(item, Request):
+            if wall:
+                self.sessions.stats.inc_value("onionwatch/caps/wall_links")
+                return None
+            onion = onion_of_url(item.url)
+            if onion and onion == onion_of_url(response.url) and self.sessions.excluded(item.url, onion, link=True):
+                self.sessions.stats.inc_value("onionwatch/caps/excluded")
+                return None
+            return item
+        if wall and isinstance(item, dict) and "url" in item:
+            item.update(failure=wall, wall=wall, wall_evidence=list(response.meta.get(WALL_EVIDENCE) or []),
+                        text="", links=[], onion_links=[], lang="und")
+            self.sessions.stats.inc_value(f"onionwatch/failure/{wall}")
+        return item
+
+    def process_spider_output(self, response, result, spider=None):
+        wall = response.meta.get(WALL)
+        for item in result:
+            out = self._one(response, wall, item)
+            if out is not None:
+                yield out
+
+    async def process_spider_output_async(self, response, result, spider=None):
+        wall = response.meta.get(WALL)
+        async for item in result:
+            out = self._one(response, wall, item)
+            if out is not None:
+                yield out
