@@ -130,7 +130,28 @@ def setup(es: Elasticsearch, names: Names, config_dir: Path | None = None) -> di
             ensure_partition(es, names, spec, datetime.now(timezone.utc).strftime("%Y.%m"))
         elif not alias_indices(es, names.alias(kind)):
             _create_index(es, names.index(kind, spec.version), {names.alias(kind): {"is_write_index": True}})
+        else:
+            add_new_fields(es, names, spec)
     return current
+
+
+def add_new_fields(es: Elasticsearch, names: Names, spec: Spec) -> list[str]:
+    """Fields added to a version's mapping file reach the indices already at that version
+    (Elasticsearch's put_mapping adds fields in place; changing an existing field still needs
+    a new version and ``migrate``). Returns the indices updated."""
+    wanted = spec.template.get("mappings", {}).get("properties", {})
+    current = es.indices.get_mapping(index=names.alias(spec.kind)).body
+    updated = []
+    for index, body in current.items():
+        parsed = names.parse(index)
+        if parsed is None or parsed[1] != spec.version:
+            continue
+        have = body.get("mappings", {}).get("properties", {})
+        missing = {k: v for k, v in wanted.items() if k not in have}
+        if missing:
+            es.indices.put_mapping(index=index, properties=missing)
+            updated.append(index)
+    return updated
 
 
 def status(es: Elasticsearch, names: Names, config_dir: Path | None = None) -> list[dict[str, Any]]:

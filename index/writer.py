@@ -135,12 +135,34 @@ def _latest(a: str | None, b: str | None) -> str | None:
     return a if parse_time(a) >= parse_time(b) else b
 
 
+# Failure reasons (docs/record.md) that say the service did not answer at all: status down.
+UNREACHABLE = frozenset({
+    "onion_descriptor_not_found", "onion_descriptor_invalid", "onion_intro_failed", "onion_rendezvous_failed",
+    "onion_missing_client_auth", "onion_bad_client_auth", "onion_bad_address", "onion_intro_timeout",
+    "onion_unreachable", "connection_refused", "socks_error", "timeout", "download_error",
+})
+SEIZED = "seized"
+
+
+def service_status(record: Mapping[str, Any]) -> str | None:
+    """What one fetch says of the service: seized (a seizure banner), up (it answered: a
+    page, a wall, any HTTP status), down (it did not answer), None (no evidence either way,
+    e.g. a request our own policy refused)."""
+    if record.get("wall") == SEIZED:
+        return SEIZED
+    if not record.get("failure") or record.get("wall") or isinstance(record.get("status"), int):
+        return "up"
+    return "down" if record.get("failure") in UNREACHABLE else None
+
+
 def service_fact(record: Mapping[str, Any]) -> dict[str, Any]:
     """What one fetch says about its onion service, as a partial services document."""
     t = record["fetched_at"]
     fetched = not record.get("failure")
     title = (record.get("title") or "").strip()
     lang = record.get("lang")
+    wall = record.get("wall") or None
+    seized = wall == SEIZED
     return {
         "onion": record["onion"],
         "first_checked": t,
@@ -152,6 +174,13 @@ def service_fact(record: Mapping[str, Any]) -> dict[str, Any]:
         "categories": sorted(set(record.get("categories") or [])),
         "titles": [title] if fetched and title else [],
         "langs": [lang] if fetched and lang and lang != "und" else [],
+        "status": service_status(record),
+        "wall": wall,
+        "wall_url": record.get("url") if wall else None,
+        "wall_sha256": record.get("sha256") or None if wall else None,
+        "seized_at": t if seized else None,
+        "seizure": {"url": record.get("url"), "sha256": record.get("sha256") or None, "fetched_at": t,
+                    "evidence": list(record.get("wall_evidence") or [])} if seized else None,
     }
 
 
@@ -168,6 +197,12 @@ def merge_service(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict
     if new.get("last_checked") and merged["last_checked"] == new["last_checked"]:
         merged["last_status"] = new.get("last_status")
         merged["last_failure"] = new.get("last_failure")
+        for key in ("wall", "wall_url", "wall_sha256"):
+            merged[key] = new.get(key)
+        if new.get("status") is not None:
+            merged["status"] = new["status"]
+    if new.get("seized_at") and _earliest(old.get("seized_at"), new["seized_at"]) == new["seized_at"]:
+        merged["seized_at"], merged["seizure"] = new["seized_at"], new.get("seizure")
     merged["categories"] = sorted(set(old.get("categories") or []) | set(new.get("categories") or []))
     for key, cap in (("titles", MAX_TITLES), ("langs", None)):
         values = list(old.get(key) or [])
@@ -244,7 +279,15 @@ SERVICE_SCRIPT = (
       "if (ctx._source.last_checked != params.last_checked || ctx._source.last_status != params.last_status "
       "|| ctx._source.last_failure != params.last_failure) { "
       "ctx._source.last_checked = params.last_checked; ctx._source.last_status = params.last_status; "
-      "ctx._source.last_failure = params.last_failure; changed = true; } } "
+      "ctx._source.last_failure = params.last_failure; changed = true; } "
+      "if (ctx._source.wall != params.wall || ctx._source.wall_url != params.wall_url) { "
+      "ctx._source.wall = params.wall; ctx._source.wall_url = params.wall_url; "
+      "ctx._source.wall_sha256 = params.wall_sha256; changed = true; } "
+      "if (params.status != null && ctx._source.status != params.status) { "
+      "ctx._source.status = params.status; changed = true; } } "
+    + f"if (params.seized_at != null && ({_bad('ctx._source.seized_at')} || params.seized_at_key < "
+      f"{_key('ctx._source.seized_at')})) {{ ctx._source.seized_at = params.seized_at; "
+      "ctx._source.seizure = params.seizure; changed = true; } "
     + _union("categories") + _union("titles", MAX_TITLES) + _union("langs")
     + "if (changed) { ctx._source.updated_at = params.now; } else { ctx.op = 'noop'; }"
 )
@@ -398,8 +441,10 @@ class PageWriter:
             else:
                 valid.append(r)
         fetched = [r for r in valid if not r.get("failure")]
+        # a wall page (docs/record.md `wall`) is no page document, but its body is sealed like one
+        walled = {r["sha256"]: r for r in valid if r.get("wall") and r.get("raw") is not None and r.get("sha256")}
         docs = self._page_docs(fetched)
-        placed = self._write_snapshots_and_registry(fetched, docs, result)
+        placed = self._write_snapshots_and_registry(fetched, docs, result, walled)
         self._write_pages_and_services({pid: docs[pid] for pid in placed}, placed, valid, result)
         if refresh:
             self._confirm_now()
@@ -423,7 +468,8 @@ class PageWriter:
         return docs
 
     def _write_snapshots_and_registry(self, records: list[Mapping[str, Any]], docs: dict[str, dict[str, Any]],
-                                      result: FlushResult) -> dict[str, dict[str, Any]]:
+                                      result: FlushResult, walled: Mapping[str, Mapping[str, Any]] | None = None,
+                                      ) -> dict[str, dict[str, Any]]:
         """First bulk: seal raw bodies (``create``) and upsert each page's registry entry.
         Returns {page id: registry entry} for the pages whose snapshot is safe (stored, already
         present, or not given) and whose entry was written."""
@@ -439,6 +485,12 @@ class PageWriter:
                                              "raw body does not match its sha256"))
             else:
                 bodies[r["sha256"]] = raw
+        for sha, r in (walled or {}).items():
+            if hashlib.sha256(r["raw"]).hexdigest() == sha:
+                bodies.setdefault(sha, r["raw"])
+            else:
+                result.failed.append(Failure("page", page_id(r["url"], sha), r["url"], None,
+                                             "raw body does not match its sha256"))
         # No refresh: `create` conflicts on _id are detected in real time, and nothing
         # searches snapshots (they are fetched by id).
         actions: list[dict[str, Any]] = [
@@ -466,6 +518,9 @@ class PageWriter:
                 result.snapshots += int(done)
             else:
                 result.failed.append(Failure("snapshot", sha, None, status, _clean_reason(info)))
+        for sha, r in (walled or {}).items():
+            if sha in bodies and sha not in snapshot_ok:
+                result.failed.append(Failure("page", page_id(r["url"], sha), r["url"], None, "wall snapshot not stored"))
         placed: dict[str, dict[str, Any]] = {}
         for r in records:
             pid = page_id(r["url"], r["sha256"])
@@ -504,8 +559,11 @@ class PageWriter:
         for onion, fact in facts.items():
             params = _timed_params(
                 {k: fact.get(k) for k in ("onion", "first_seen", "last_seen", "first_checked", "last_checked",
-                                          "last_status", "last_failure", "categories", "titles", "langs")},
-                ("first_seen", "last_seen", "first_checked", "last_checked"))
+                                          "last_status", "last_failure", "categories", "titles", "langs",
+                                          "status", "wall", "wall_url", "wall_sha256", "seized_at", "seizure")},
+                ("first_seen", "last_seen", "first_checked", "last_checked", "seized_at"))
+            if params["seizure"]:
+                params["seizure"] = dict(params["seizure"], fetched_at=params["seized_at"])
             params["now"] = now
             actions.append({"_op_type": "update", "_index": self.names.services, "_id": onion,
                             "retry_on_conflict": 5, "scripted_upsert": True, "upsert": {},
