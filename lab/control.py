@@ -49,13 +49,14 @@ def up(
     bulk: tuple[int, int] | None = None,
     timeout: float = 120.0,
     log: Callable[[str], None] = lambda msg: None,
+    options: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Start (or reuse) the lab at `root`; returns its state (sites, onions, SOCKS/control
-    ports, drop-in folder)."""
+    ports, drop-in folder). `options` (e.g. ("walls",)) adds those groups of sites (lab.options)."""
     root = Path(root)
     state = read_state(root)
     if is_up(state) and state.get("clients") == clients and state.get("bulk") == (list(bulk) if bulk else None):
-        return state
+        return _with_options(root, state, options, timeout, log)
     if state:
         down(root)
 
@@ -114,10 +115,19 @@ def up(
         state["ready_seconds"] = round(time.time() - started, 1)
         _state_path(root).write_text(json.dumps(state, indent=2))
         log(f"lab ready in {state['ready_seconds']}s: {len(state['sites'])} onion sites")
-        return state
+        return _with_options(root, state, options, timeout, log)
     except BaseException:
         net.stop()
         raise
+
+
+def _with_options(root: Path, state: dict[str, Any], options: tuple[str, ...], timeout: float,
+                  log: Callable[[str], None]) -> dict[str, Any]:
+    from lab import options as lab_options
+
+    for option in options:
+        state = lab_options.add(root, option, timeout=timeout, log=log)
+    return state
 
 
 def wait_reachable(state: dict[str, Any], onions: list[str], socks_port: int, timeout: float) -> None:
@@ -173,11 +183,12 @@ def down(root: Path) -> None:
     state = read_state(root)
     net = TorNetwork(root / "tor")
     net.stop()
-    if state and state.get("sites_pid") and pid_alive(state["sites_pid"]):
-        try:
-            os.killpg(state["sites_pid"], signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+    for pid in [(state or {}).get("sites_pid")] + [o["pid"] for o in ((state or {}).get("options") or {}).values()]:
+        if pid and pid_alive(pid):
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
     if _state_path(root).exists():
         _state_path(root).unlink()
 
@@ -199,4 +210,6 @@ def status(root: Path) -> dict[str, Any]:
         "withdrawn": sorted(withdrawn),
         "sites": [dict(s, withdrawn=s["name"] in withdrawn) for s in state.get("sites", [])],
         "ready_seconds": state.get("ready_seconds"),
+        "options": sorted(state.get("options") or {}),
+        "profiles": state.get("profiles") if running else None,  # site profiles for option sites (lab.options)
     }

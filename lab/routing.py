@@ -21,6 +21,7 @@ from markupsafe import escape
 
 from lab import responses
 from lab.content import groups, items, page_url
+from lab.gates import Call, gate_for
 from lab.onions import OnionNotKnown, Onions
 from lab.responses import Response, html
 from lab.specs import Case, SiteSpec, known_specs, read_yaml
@@ -43,15 +44,19 @@ class SiteApp:
         self.lab = lab
         self.hits: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self.gate = gate_for(self)  # a walled site (lab.gates): login, captcha, queue, banner…
 
     def record(self, target: str) -> None:
         with self._lock:
             self.hits[target] += 1
 
-    def handle(self, target: str) -> Response:
+    def handle(self, target: str, method: str = "GET", headers: Mapping[str, str] | None = None,
+               body: bytes = b"") -> Response:
         parts = urlsplit(target)
         path, query = parts.path or "/", parse_qs(parts.query)
         try:
+            if self.gate is not None:
+                return self.gate.handle(Call(method, path, query, headers or {}, body))
             return self._route(path, query)
         except OnionNotKnown as exc:
             return html(f"<h1>503</h1><p>onion of {escape(str(exc))} not known yet</p>", 503)

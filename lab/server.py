@@ -40,12 +40,17 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:  # noqa: N802
         self._respond(send_body=False)
 
+    def do_POST(self) -> None:  # noqa: N802 — forms of the walled sites (lab.gates)
+        self._respond(send_body=True)
+
     def _respond(self, send_body: bool) -> None:
         app: SiteApp = self.server.app  # type: ignore[attr-defined]
         stop: threading.Event = self.server.stop  # type: ignore[attr-defined]
-        app.record(self.path)
+        app.record(self.path if self.command in ("GET", "HEAD") else f"{self.command} {self.path}")
+        length = int(self.headers.get("Content-Length") or 0) if self.command == "POST" else 0
+        body = self.rfile.read(min(length, 65536)) if length else b""
         try:
-            resp = app.handle(self.path)
+            resp = app.handle(self.path, self.command, self.headers, body)
         except Exception as exc:  # a broken content file must not kill the lab
             print(f"lab site {app.spec.name}: {type(exc).__name__}: {exc}", file=sys.stderr)
             resp = html("<h1>500</h1>", 500)
@@ -166,7 +171,8 @@ def main(argv: list[str] | None = None) -> None:
     """`python -m lab.server --config sites.json`: serve until SIGTERM/SIGINT.
 
     Config: {"configs_dir"?: str, "dropin_dir"?: str, "host"?: str, "bulk"?: {"onions", "pages", "seed"?},
-    "sites"?: {name: {"port"?: int, "onion"?: str}}} ("sites" given: only those names, bulk-NNN
+    "sites"?: {name: {"port"?: int, "onion"?: str}}, "options"?: [lab option, ...], "onions"?: {name:
+    onion} (other lab sites' addresses the pages may name)} ("sites" given: only those names, bulk-NNN
     included; else all). Prints one JSON line
     {"ports": {...}} once listening. SIGHUP re-reads the onions from the config, so servers can
     start (and fix their ports) before Tor has generated the onion keys.
@@ -176,19 +182,20 @@ def main(argv: list[str] | None = None) -> None:
     path = ap.parse_args(argv).config
     cfg = json.loads(path.read_text())
     root = Path(cfg["configs_dir"]) if cfg.get("configs_dir") else None
-    specs = load_sites(root)
+    specs = load_sites(root, tuple(cfg.get("options") or ()))
     if b := cfg.get("bulk"):
         specs += bulk_sites(int(b["onions"]), int(b["pages"]), seed=int(b.get("seed", 0)),
                             configs_dir=root)
     wanted = cfg.get("sites") or {s.name: {} for s in specs}
     specs = [s for s in specs if s.name in wanted]
-    lab = serve_sites(specs, _config_onions(cfg), cfg.get("host", "127.0.0.1"),
+    lab = serve_sites(specs, {**(cfg.get("onions") or {}), **_config_onions(cfg)}, cfg.get("host", "127.0.0.1"),
                       {n: v["port"] for n, v in wanted.items() if v.get("port")},
                       Path(cfg["dropin_dir"]) if cfg.get("dropin_dir") else None)
     print(json.dumps({"ports": lab.ports}), flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGHUP, lambda *_: lab.set_onions(_config_onions(json.loads(path.read_text()))))
+    signal.signal(signal.SIGHUP, lambda *_: lab.set_onions(
+        {**(json.loads(path.read_text()).get("onions") or {}), **_config_onions(json.loads(path.read_text()))}))
     try:
         while not done.wait(1):
             pass

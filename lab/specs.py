@@ -18,7 +18,9 @@ import yaml
 
 import configs
 
-ROLES = frozenset({"directory", "market", "forum", "leak", "news", "hostile", "bulk"})
+ROLES = frozenset({"directory", "market", "forum", "leak", "news", "hostile", "bulk",
+                   # walled sites (lab.gates), served with the lab option "walls"
+                   "market-login", "forum-captcha", "queue", "seized", "js-required", "rate-limited"})
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -55,6 +57,7 @@ class SiteSpec:
     pages: tuple[Mapping[str, Any], ...] = ()
     collections: tuple[Mapping[str, Any], ...] = ()
     cases: tuple[Case, ...] = ()
+    option: str = ""  # a lab option (e.g. "walls"): served only when the lab is started with it
 
 
 def _spec_from(raw: Mapping[str, Any], root: Path) -> SiteSpec:
@@ -69,14 +72,16 @@ def _spec_from(raw: Mapping[str, Any], root: Path) -> SiteSpec:
         name=raw["name"], role=raw["role"], title=raw["title"], lang=raw.get("lang", "en"),
         description=raw.get("description", ""), root=root, data=raw.get("data", {}),
         pages=tuple(raw.get("pages", ())), collections=tuple(raw.get("collections", ())),
-        cases=cases,
+        cases=cases, option=str(raw.get("option") or ""),
     )
 
 
-def load_sites(configs_dir: Path | None = None) -> list[SiteSpec]:
-    """The fixed lab sites, one per `<configs_dir>/sites/*.yaml` (default: configs/lab)."""
+def load_sites(configs_dir: Path | None = None, options: tuple[str, ...] = ()) -> list[SiteSpec]:
+    """The fixed lab sites, one per `<configs_dir>/sites/*.yaml` (default: configs/lab); a site
+    that belongs to a lab option (`option:`) only when that option is asked for."""
     root = Path(configs_dir or default_configs_dir())
     specs = [_spec_from(read_yaml(p), root) for p in sorted((root / "sites").glob("*.yaml"))]
+    specs = [s for s in specs if not s.option or s.option in options]
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate site names in {root}")

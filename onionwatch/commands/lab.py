@@ -20,12 +20,21 @@ def lab() -> None:
 @lab.command()
 @click.option("--clients", default=1, show_default=True, help="Tor client instances (SOCKS ports).")
 @click.option("--bulk", default=None, metavar="ONIONS:PAGES", help="Add generated sites for benchmarks, e.g. 50:200.")
-def up(clients: int, bulk: str | None) -> None:
+@click.option("--with", "options", multiple=True, metavar="OPTION",
+              help="Add a group of extra sites, e.g. `walls` (login market, captcha forum, queue, seized site, "
+                   "JS-only and rate-limited sites); also to a lab that is already up.")
+def up(clients: int, bulk: str | None, options: tuple[str, ...]) -> None:
     """Start the lab; returns once every lab onion answers through Tor."""
     bulk_t = tuple(int(x) for x in bulk.split(":")) if bulk else None
-    state = control.up(settings.lab_dir(), clients=clients, bulk=bulk_t, log=lambda m: click.echo(m, err=True))
+    try:
+        state = control.up(settings.lab_dir(), clients=clients, bulk=bulk_t, options=options,
+                           log=lambda m: click.echo(m, err=True))
+    except KeyError as exc:
+        raise click.UsageError(str(exc.args[0])) from exc
     click.echo(f"lab up: {len(state['sites'])} sites, SOCKS {', '.join(state['socks'])}")
     click.echo(f"drop-in folder: {state['dropin']} (files there are served while the lab runs)")
+    if state.get("profiles"):
+        click.echo(f"site profiles: {state['profiles']} (ONIONWATCH_SITES; `lab status --json` names the credential variables)")
 
 
 @lab.command()
