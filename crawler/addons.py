@@ -74,7 +74,7 @@ ONION_CRAWL: dict[str, Any] = {
     # --- store -----------------------------------------------------------------------------
     "ONIONWATCH_SINK": "index.sink.IndexSink",
     "ONIONWATCH_ENRICHER": "enrich.records.RecordEnricher",
-    "ONIONWATCH_PROCESSORS": [],  # import paths called as proc(records) after the enricher, in order
+    "ONIONWATCH_PROCESSORS": ["listings.extract.ListingExtractor"],  # called as proc(records) after the enricher, in order
     "ONIONWATCH_CAPTURE_LOG": "crawler.capture.CaptureLog",  # active when ONIONWATCH_JOURNAL_DIR is set
     "ONIONWATCH_STORE_BATCH": 200,  # records per tag+index batch (bench/index_bench.py: bigger batches, fewer aggregations)
     "ONIONWATCH_STORE_MAX_WAIT": 2.0,  # seconds a record may wait for its batch to fill
