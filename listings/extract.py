@@ -80,6 +80,8 @@ def decode(raw: bytes, content_type: str = "") -> str:
 class ListingExtractor:
     """Extracts listings and identifiers from page records, in place (see module doc)."""
 
+    fields = ("listings", "identifiers")  # the keys it attaches: the pipeline keeps them beside the page record
+
     def __init__(self, key: bytes, *, sites_dir: Path | None = None, rates: dict[str, float] | None = None,
                  extract_config: Path | None = None, market_config: Path | None = None) -> None:
         if not key:
