@@ -9,9 +9,10 @@ dir and the home directory.
 
 from alerts.channels import Deliverer, plain_text, redact_channel
 from alerts.evaluate import deliver, fingerprint, payload, run, scan
-from alerts.rules import AlertConfig, AlertConfigError, Rule, add_rule, load_config, local_config_path
+from alerts.listings import split_identifiers
+from alerts.rules import TARGETS, AlertConfig, AlertConfigError, Rule, add_rule, load_config, local_config_path
 
 __all__ = [
     "AlertConfig", "AlertConfigError", "Deliverer", "Rule", "add_rule", "deliver", "fingerprint", "load_config",
-    "local_config_path", "payload", "plain_text", "redact_channel", "run", "scan",
+    "local_config_path", "payload", "plain_text", "redact_channel", "run", "scan", "split_identifiers", "TARGETS",
 ]

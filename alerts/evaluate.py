@@ -21,6 +21,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from alerts.channels import Deliverer, error_text, redact_channel
+from alerts.listings import scanner  # rules on listings, identifiers and vendors
 from alerts.rules import AlertConfig, Rule
 from index import Names
 from index import alerts as store
@@ -148,6 +149,7 @@ def run(
     since: str | None = None,
     deliverer: Deliverer | None = None,
     now: datetime | None = None,
+    pii_key: bytes | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate rules and deliver; one summary per rule (matched, queued, delivered, failed,
     pending, watermark, and per channel where alerts went). A rule's first run (without
@@ -172,7 +174,7 @@ def run(
         else:
             floor = _time(wm["floor"])
             start = max(floor, _time(wm["watermark"]) - OVERLAP)
-        matched, queued, latest = scan(es, names, rule, channels, _iso(start), now_s)
+        matched, queued, latest = (scanner(rule, pii_key) or scan)(es, names, rule, channels, _iso(start), now_s)
         summary.update(matched=matched, queued=queued)
         sent = deliver(es, names, deliverer, rule.name, now)
         summary.update(delivered=sent["delivered"], failed=sent["failed"])

@@ -18,6 +18,9 @@ import configs
 
 CONFIG_FILE = "alerts.yaml"
 CHANNEL_KINDS = ("webhook", "email", "jsonl", "stdout")
+# What a rule watches: new pages, new listings, identifiers on an onion they were not on
+# before, vendors on an onion (market) they were not on before (alerts/listings.py).
+TARGETS = ("pages", "listings", "identifiers", "vendors")
 
 
 class AlertConfigError(ValueError):
@@ -37,6 +40,10 @@ class Rule:
     new_pages_only: bool = False
     channels: tuple[str, ...] = ()
     description: str = ""
+    target: str = "pages"
+    vendors: tuple[str, ...] = ()  # listings/vendors: only these vendors (names as written)
+    identifiers: tuple[str, ...] = ()  # identifiers: values (an address, a key fingerprint, a handle)
+    identifier_hashes: tuple[str, ...] = ()  # identifiers: keyed hashes, for personal values kept out of files
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "Rule":
@@ -46,13 +53,22 @@ class Rule:
 
         if not raw.get("name"):
             raise AlertConfigError(f"rule without a name: {raw}")
+        target = str(raw.get("target") or "pages")
+        if target not in TARGETS:
+            raise AlertConfigError(f"rule {raw['name']!r}: target must be one of {TARGETS}, not {target!r}")
+        if target in ("identifiers", "vendors") and not (raw.get("identifiers") or raw.get("identifier_hashes")
+                                                         or raw.get("vendors")):
+            raise AlertConfigError(f"rule {raw['name']!r}: a {target} rule names what to watch "
+                                   f"({'identifiers or identifier_hashes' if target == 'identifiers' else 'vendors'})")
         return cls(name=str(raw["name"]), query=str(raw.get("query") or ""), categories=tup("categories"),
                    entity_labels=tup("entity_labels") or tup("entities"), lang=tup("lang"), onions=tup("onions"),
                    new_pages_only=bool(raw.get("new_pages_only", False)), channels=tup("channels"),
-                   description=str(raw.get("description") or ""))
+                   description=str(raw.get("description") or ""), target=target, vendors=tup("vendors"),
+                   identifiers=tup("identifiers"), identifier_hashes=tup("identifier_hashes"))
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items() if v not in ("", ())}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()
+                if v not in ("", ()) and not (k == "target" and v == "pages")}
 
 
 @dataclass

@@ -255,3 +255,22 @@ def summary(es: Elasticsearch, names: Names, ident: str) -> dict[str, Any] | Non
             "first_seen": min((o["first_seen"] for o in occ if o.get("first_seen")), default=None),
             "last_seen": max((o["last_seen"] for o in occ if o.get("last_seen")), default=None),
             "occurrences": occ}
+
+
+def occurrences_since_vendors(es: Elasticsearch, names: Names, since: str, vendor_norms: Sequence[str],
+                              page_size: int = 500) -> Iterable[dict[str, Any]]:
+    """Occurrences first stored at or after ``since`` that belong to one of these vendors."""
+    norms = [v for v in vendor_norms if v]
+    if not norms:
+        return
+    body: dict[str, Any] = {
+        "query": {"bool": {"filter": [{"range": {"indexed_at": {"gte": since}}}, {"terms": {"vendor_norm": norms}}]}},
+        "size": page_size, "sort": [{"indexed_at": "asc"}, {"occ_id": "asc"}], "_source": OCC_SOURCE,
+    }
+    while True:
+        hits = es.search(index=names.alias(IDENTIFIERS), **body)["hits"]["hits"]
+        for h in hits:
+            yield h["_source"]
+        if len(hits) < page_size:
+            return
+        body["search_after"] = hits[-1]["sort"]

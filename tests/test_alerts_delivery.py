@@ -118,7 +118,7 @@ def write(es: Elasticsearch, names: Names, *records: dict[str, Any]) -> None:
 
 @pytest.fixture
 def receivers(tmp_path: Path) -> Iterator[tuple[Webhook, Mailbox, Path]]:
-    """Webhook + SMTP receivers wired into the shipped default rule through <home>/alerts.yaml."""
+    """Webhook + SMTP receivers wired into a leaked-data page rule through <home>/alerts.yaml."""
     with Webhook() as hook, Mailbox() as box:
         home = tmp_path / "home"
         home.mkdir()
@@ -130,6 +130,9 @@ def local_config(home: Path, hook_url: str, smtp_port: int) -> None:
     (home / "alerts.yaml").write_text(yaml.safe_dump({
         "channels": {"default": [f"webhook:{hook_url}", "email:analyst@example.org"]},
         "smtp": {"host": "127.0.0.1", "port": smtp_port},
+        # delivery is the same for every target: these tests use a page rule (the shipped
+        # leaked-data rule watches listings: tests/test_listings_alerts.py)
+        "rules": [{"name": DEFAULT_RULE, "categories": ["leaked_data"], "new_pages_only": True, "channels": ["default"]}],
     }))
 
 
@@ -140,7 +143,7 @@ def run(es: Elasticsearch, names: Names, home: Path, **kw: Any) -> dict[str, Any
     return summary
 
 
-DEFAULT_RULE = "new leaked-data sale"
+DEFAULT_RULE = "new leaked-data page"
 SHOP, MIRROR, OTHER = onion(200), onion(201), onion(202)
 
 

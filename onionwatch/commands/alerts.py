@@ -49,7 +49,7 @@ def run_cmd(since: str | None, rule_name: str | None, as_json: bool) -> None:
     config = _config()
     es, names = _connect()
     try:
-        summaries = alerting.run(es, names, config, rule_name=rule_name, since=since)
+        summaries = alerting.run(es, names, config, rule_name=rule_name, since=since, pii_key=settings.pii_key())
     except (alerting.AlertConfigError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
     if as_json:
@@ -104,13 +104,25 @@ def list_cmd(rule_name: str | None, size: int, show_rules: bool, as_json: bool) 
 @click.option("--lang", "langs", multiple=True, metavar="CODE")
 @click.option("--onion", "onions", multiple=True, metavar="ADDR")
 @click.option("--new-pages-only", is_flag=True, help="Only pages at URLs never indexed before.")
+@click.option("--target", type=click.Choice(alerting.TARGETS), default="pages", show_default=True,
+              help="What to watch: new pages, new listings, identifiers on new onions, vendors on new onions.")
+@click.option("--vendor", "vendors", multiple=True, metavar="NAME", help="listings/vendors rules: this vendor. Repeatable.")
+@click.option("--identifier", "identifiers", multiple=True, metavar="VALUE",
+              help="identifiers rules: an address, PGP fingerprint or handle (personal values are stored hashed). Repeatable.")
 @click.option("--channel", "channels", multiple=True, required=True,
               metavar="webhook:URL|email:ADDR|jsonl:PATH|stdout")
 def add_cmd(name: str, query: str, categories: tuple[str, ...], entity_labels: tuple[str, ...],
-            langs: tuple[str, ...], onions: tuple[str, ...], new_pages_only: bool, channels: tuple[str, ...]) -> None:
+            langs: tuple[str, ...], onions: tuple[str, ...], new_pages_only: bool, target: str,
+            vendors: tuple[str, ...], identifiers: tuple[str, ...], channels: tuple[str, ...]) -> None:
     """Add (or replace) a rule in <ONIONWATCH_HOME>/alerts.yaml."""
-    rule = alerting.Rule(name=name, query=query, categories=categories, entity_labels=entity_labels, lang=langs,
-                         onions=onions, new_pages_only=new_pages_only, channels=channels)
+    try:
+        public, hashes = alerting.split_identifiers(identifiers, settings.pii_key())
+        rule = alerting.Rule.from_dict({"name": name, "query": query, "categories": categories,
+                                        "entity_labels": entity_labels, "lang": langs, "onions": onions,
+                                        "new_pages_only": new_pages_only, "channels": channels, "target": target,
+                                        "vendors": vendors, "identifiers": public, "identifier_hashes": hashes})
+    except (alerting.AlertConfigError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from exc
     try:
         _config().resolve(rule.channels)
     except alerting.AlertConfigError as exc:
