@@ -103,7 +103,8 @@ def known_services(es: Elasticsearch, names: Names, *, page: int = 1000) -> Iter
 def latest_checks(es: Elasticsearch, names: Names, onions: Sequence[str] | None = None,
                   *, size: int = 1000) -> list[dict[str, Any]]:
     """The most recent check of each onion (or of the given ones)."""
-    query: dict[str, Any] = {"terms": {"onion": [o.lower() for o in onions]}} if onions else {"match_all": {}}
+    query: dict[str, Any] = ({"bool": {"filter": [{"terms": {"onion": [o.lower() for o in onions]}}]}}
+                             if onions else {"match_all": {}})
     resp = es.search(index=names.checks, size=0, query=query, aggs={"by_onion": {
         "terms": {"field": "onion", "size": size},
         "aggs": {"last": {"top_hits": {"size": 1, "sort": [{"checked_at": "desc"}, {"doc_id": "asc"}]}}},
@@ -113,7 +114,7 @@ def latest_checks(es: Elasticsearch, names: Names, onions: Sequence[str] | None 
 
 def check_history(es: Elasticsearch, names: Names, onion: str, *, size: int = 50) -> list[dict[str, Any]]:
     """One service's checks, newest first (status pages, the web app)."""
-    resp = es.search(index=names.checks, query={"term": {"onion": onion.lower()}}, size=size,
+    resp = es.search(index=names.checks, query={"bool": {"filter": [{"term": {"onion": onion.lower()}}]}}, size=size,
                      sort=[{"checked_at": "desc"}, {"doc_id": "asc"}])
     return [h["_source"] for h in resp["hits"]["hits"]]
 

@@ -118,9 +118,13 @@ def filters(
     until: str | date | datetime | None = None,
     lang: str | Sequence[str] | None = None,
     pii_hash: str | None = None,
+    url: str | Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Filter clauses shared by search and anything else that scopes pages (alerts, stats)."""
+    """Filter clauses shared by search and anything else that scopes pages (alerts, stats).
+    They go to the bool query's filter context: no scoring, cacheable, applied with the text."""
     out: list[dict[str, Any]] = []
+    if urls := _as_list(url):
+        out.append({"terms": {"url": urls}})
     if cats := _as_list(categories):
         out.append({"terms": {"categories": cats}})
     if onions := [o.lower() for o in _as_list(onion)]:
@@ -146,11 +150,13 @@ def build_search(
     until: str | date | datetime | None = None,
     lang: str | Sequence[str] | None = None,
     pii_hash: str | None = None,
+    url: str | Sequence[str] | None = None,
     sort: str = "relevance",
     size: int = 20,
     after: str | None = None,
 ) -> dict[str, Any]:
-    """The full search request body for the pages alias."""
+    """The full search request body for the pages alias: text clauses score, every other
+    condition filters; only the fields a hit shows come back (``_source`` trimmed)."""
     if not 1 <= size <= MAX_SIZE:
         raise ValueError(f"size must be between 1 and {MAX_SIZE}")
     clauses = text_clauses(query)
@@ -163,7 +169,7 @@ def build_search(
         "query": {"bool": {
             "must": clauses or [{"match_all": {}}],
             "filter": filters(categories=categories, entity_labels=entity_labels, onion=onion, since=since,
-                              until=until, lang=lang, pii_hash=pii_hash),
+                              until=until, lang=lang, pii_hash=pii_hash, url=url),
         }},
         "sort": sort_clause(sort),
         "size": size,
@@ -192,7 +198,8 @@ def build_pii_lookup(value_hash: str, *, size: int = 20, max_onions: int = 100) 
     """
     seen = {"_source": ["fetched_at"], "size": 1}
     return {
-        "query": {"nested": {"path": "entities", "query": {"term": {"entities.hash": value_hash.lower()}}}},
+        "query": {"bool": {"filter": [
+            {"nested": {"path": "entities", "query": {"term": {"entities.hash": value_hash.lower()}}}}]}},
         "sort": [{"fetched_at": "desc"}, {"doc_id": "asc"}],
         "size": size,
         "track_total_hits": True,

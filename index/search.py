@@ -86,7 +86,7 @@ def pii_lookup(es: Elasticsearch, names: Names, value_hash: str, *, size: int = 
 
 def get_page(es: Elasticsearch, names: Names, doc_id: str) -> dict[str, Any] | None:
     """The full stored page document (redacted text, entities with masked values)."""
-    resp = es.search(index=names.pages, query={"ids": {"values": [doc_id]}}, size=1)
+    resp = es.search(index=names.pages, query={"bool": {"filter": [{"ids": {"values": [doc_id]}}]}}, size=1)
     hits = resp["hits"]["hits"]
     if not hits:
         return None

@@ -15,12 +15,14 @@ SOURCE = ["doc_id", "url", "onion", "title", "categories", "fetched_at", "lang",
 def test_plain_query_with_every_filter_builds_exact_body() -> None:
     body = build_search(
         "pangolin scales", categories=["wildlife"], entity_labels="EMAIL_ADDRESS", onion="ABC.onion",
-        since="2026-11-01", until="2026-11-30", lang="vi", pii_hash="AB12", sort="newest", size=5,
+        since="2026-11-01", until="2026-11-30", lang="vi", pii_hash="AB12", url="http://abc.onion/x", sort="newest",
+        size=5,
     )
     assert body == {
         "query": {"bool": {
             "must": [{"multi_match": {"query": "pangolin scales", "fields": ["title^2", "text"], "operator": "and"}}],
             "filter": [
+                {"terms": {"url": ["http://abc.onion/x"]}},
                 {"terms": {"categories": ["wildlife"]}},
                 {"terms": {"onion": ["abc.onion"]}},
                 {"terms": {"lang": ["vi"]}},
@@ -81,7 +83,8 @@ def test_invalid_arguments_are_rejected(kwargs: dict) -> None:
 
 def test_pii_lookup_body_uses_sorted_top_hits_for_first_and_last_seen() -> None:
     body = build_pii_lookup("FF00", size=3)
-    assert body["query"] == {"nested": {"path": "entities", "query": {"term": {"entities.hash": "ff00"}}}}
+    assert body["query"] == {"bool": {"filter": [
+        {"nested": {"path": "entities", "query": {"term": {"entities.hash": "ff00"}}}}]}}  # no scoring: sorted by time
     assert body["size"] == 3
     onions = body["aggs"]["onions"]
     assert onions["terms"] == {"field": "onion", "size": 100}

@@ -76,6 +76,7 @@ def test_category_filter_separates_offers_from_news(es: Elasticsearch, names: Na
     ({"entity_labels": ["CREDIT_CARD"]}, [f"http://{SHOP}/pills"]),
     ({"pii_hash": H_EMAIL}, [f"http://{SHOP}/pills", f"http://{SHOP}/pangolin"]),
     ({"categories": ["drugs", "leaked_data"]}, [f"http://{SHOP}/pills"]),
+    ({"url": [f"http://{SHOP}/pills", f"http://{NEWS}/seizure"]}, [f"http://{SHOP}/pills", f"http://{NEWS}/seizure"]),
 ])
 def test_filters_without_text(es: Elasticsearch, names: Names, kwargs: dict, expected: list[str]) -> None:
     assert urls(index.search(es, names, sort="newest", **kwargs)) == expected
