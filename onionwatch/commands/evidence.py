@@ -82,6 +82,9 @@ def select_pages(sel: Selection, *, limit: int = MAX_PAGES) -> list[dict[str, An
         raise click.UsageError("say what to export: --onion ADDR, --listing ID, --query Q or --crawl ID")
     es, names = es_server.client(), es_server.index_names()
     index.setup(es, names, es_server.index_config_dir())
+    # The crawl's writer leaves new pages to the refresh interval; evidence must see every stored
+    # page, so make them visible first (index/ has no reader-side refresh to call yet).
+    es.indices.refresh(index=names.pages)
     ids: list[str] = list(dict.fromkeys(sel.listings))
     searches = [{"onion": o} for o in sel.onions] or ([{}] if sel.query is not None or sel.crawl else [])
     for extra in searches:
