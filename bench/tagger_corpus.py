@@ -32,8 +32,9 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -86,7 +87,7 @@ def history_blobs(gdir: Path, path_re: re.Pattern[str]) -> dict[str, tuple[str, 
 
 def blob_text(gdir: Path, blob: str) -> str | None:
     """The blob's text, or None when the mirror lacks it (some historic blobs were not kept)."""
-    proc = subprocess.run(["git", "--git-dir", str(gdir), "cat-file", "-p", blob], capture_output=True)
+    proc = subprocess.run(["git", "--git-dir", str(gdir), "cat-file", "-p", blob], capture_output=True, check=False)
     return proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else None
 
 
@@ -124,9 +125,10 @@ def agora_labels(cat: str, subcat: str, title: str) -> list[str] | None:
         return []
     if (cat, subcat) in SOFTWARE_CATEGORIES and ACCOUNT_TITLE.search(title):
         return ["leaked_data"]
-    if (cat, subcat) in LEAK_CATEGORIES and LEAK_TITLE.search(title):
-        if cat != "Forgeries" or (re.search(r"(?i)scan", title) and not re.search(r"(?i)fake|replica", title)):
-            return ["leaked_data"]  # a forged paper ID is not data; a scan of a real one is
+    # a forged paper ID is not data; a scan of a real one is
+    scan = cat != "Forgeries" or (re.search(r"(?i)scan", title) and not re.search(r"(?i)fake|replica", title))
+    if (cat, subcat) in LEAK_CATEGORIES and LEAK_TITLE.search(title) and scan:
+        return ["leaked_data"]
     return []
 
 
@@ -191,8 +193,8 @@ def dream_products(gdir: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Any
             m = re.match(r"<http://darkwebisspooky/product/(\d+)>", block)
             if not m:
                 continue
-            name = re.search(r"productName>?\s+" + _LITERAL, block, re.S)
-            desc = re.search(r"description>?\s+" + _LITERAL, block, re.S)
+            name = re.search(r"productName>?\s+" + _LITERAL, block, re.DOTALL)
+            desc = re.search(r"description>?\s+" + _LITERAL, block, re.DOTALL)
             classes = re.findall(r"(?:darkwebisspooky/|ns1:)(Drugs|Digital_Goods|Services)", block.split(";")[0])
             p = products.setdefault(m.group(1), {"names": [], "descriptions": [], "classes": set()})
             for found, key in ((name, "names"), (desc, "descriptions")):

@@ -20,7 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from enrich.train import DEFAULT_WEIGHTS, train_from_corpus  # noqa: E402
+from enrich.train import DEFAULT_WEIGHTS, train_from_corpus
 
 CONFIGS = HERE.parent / "configs" / "tagger"
 

@@ -8,6 +8,7 @@ from typing import Any
 
 _NUM = r"\d{1,3}(?:[.,\u00a0 ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d+)?"
 _LATIN_AFTER = r"(?![a-zà-ỹ])"
+_GOLD = re.compile(r"[ -]?(?:(?:white|yellow|rose|solid) )?(?:gold|plated|karat|carat)")
 
 
 def _alternation(words: list[str]) -> str:
@@ -54,6 +55,8 @@ class Market:
                 out.append(Amount("price", before.start(), mul.end() if mul else end, value * factor, self.codes.get(cur, cur.upper())))
                 continue
             after = self.after_currency.match(low, end)
+            if after and after.group("cur") == "k" and _GOLD.match(low, after.end()):
+                continue  # "24k gold", "18k white gold": a gold purity, not 24,000 đồng
             if after:
                 cur = after.group("cur")
                 out.append(Amount("price", start, after.end(), value * self.multipliers.get(cur, 1.0), self.codes.get(cur, cur.upper())))

@@ -1,44 +1,86 @@
-"""Offer decisions: a commodity becomes an offer only with sale evidence near it that outweighs
-reporting/enforcement/prevention context, and the result names the spans that decided it."""
+"""Offer decisions, and the spans that decided them.
+
+What counts depends on the kind of page (enrich.pagekind):
+- on a market listing or a shop page the commodity alone is the offer ("ARCTIC WOLF HEROIN
+  0.5G AAA+"), unless reporting context near it says otherwise;
+- on forum posts, pastes and other pages a commodity needs sale evidence near it (sale words,
+  a price) that outweighs the reporting/enforcement/prevention context near it;
+- on news pages prices do not count as sale evidence ("caught with $4.5 million in ivory"), and
+  reporting words across the page can make the whole page a report.
+Negative cues in page furniture (a "News" menu item, a "Donate" button) are ignored everywhere.
+Weak commodity words (speed, ice, hash, ivory, account) need support: an amount next to them,
+another commodity of their category nearby, or the classifier. A commodity named in a guide,
+e-book or tutorial title is information about the goods, not the goods (carding guides are not
+leaked data). The classifier (enrich.classifier) adds categories on listings and shops where no
+lexicon term fired; its evidence is the title it scored.
+"""
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping
 from typing import Any
 
 from enrich.scan import Analysis
 
 _SALE_KINDS = {"sale_cue": 1.0, "price": 1.5, "quantity": 0.5}
+COMMERCIAL = ("listing", "shop")
+INFO_CATEGORIES = ("drugs", "leaked_data")  # categories whose guides are sold as e-books
 
 
-def _evidence(analysis: Analysis) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Sale and negative evidence items {kind, start, end, term, weight, value, unit}."""
+def _evidence(analysis: Analysis) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Sale cues, negative cues (page furniture left out) and amounts, as evidence items
+    {kind, start, end, term, weight[, value, unit]}."""
     negated = analysis.negations
+    furniture = analysis.furniture
+    text = analysis.text
     sale: list[dict[str, Any]] = []
     neg: list[dict[str, Any]] = []
-    text = analysis.text
     for t in analysis.terms:
         if t.kind == "sale_cue" and not any(n.start <= t.start and t.end <= n.end for n in negated):
             sale.append({"kind": "sale_cue", "start": t.start, "end": t.end, "term": text[t.start : t.end], "weight": t.weight})
-        elif t.kind == "negative_cue":
+        elif t.kind == "negative_cue" and not any(lo <= t.start < hi for lo, hi in furniture):
             neg.append({"kind": "negative_cue", "start": t.start, "end": t.end, "term": text[t.start : t.end], "weight": t.weight})
     for n in negated:
         neg.append({"kind": "negative_cue", "start": n.start, "end": n.end, "term": text[n.start : n.end], "weight": n.weight})
-    for a in analysis.amounts:
-        sale.append({"kind": a.kind, "start": a.start, "end": a.end, "term": text[a.start : a.end], "weight": _SALE_KINDS[a.kind], "value": a.value, "unit": a.unit})
-    return sale, neg
+    amounts = [
+        {"kind": a.kind, "start": a.start, "end": a.end, "term": text[a.start : a.end], "weight": _SALE_KINDS[a.kind], "value": a.value, "unit": a.unit}
+        for a in analysis.amounts
+    ]
+    return sale, neg, amounts
 
 
-def decide(analysis: Analysis, settings: dict[str, Any]) -> dict[str, Any]:
-    """The tagging result for one page (offsets index analysis.text)."""
+def decide(
+    analysis: Analysis,
+    settings: Mapping[str, Any],
+    scores: Mapping[str, float] | None = None,
+    model_version: str | None = None,
+) -> dict[str, Any]:
+    """The tagging result for one page (offsets index analysis.text). `scores`: the classifier's
+    category scores for this page (None: no classifier ran)."""
     window = int(settings["offer_window"])
-    sale, neg = _evidence(analysis)
-    sale.sort(key=lambda e: e["start"])
+    support_chars = int(settings["weak_support_chars"])
+    kind = analysis.page_kind.kind
+    commercial = kind in COMMERCIAL
+    text = analysis.text
+    sale_cues, neg, amounts = _evidence(analysis)
+    # in news and other running prose that is not a shop, an amount is a fact being reported and
+    # a word like "price" describes one: neither is sale evidence there
+    reported = kind == "news" or (not commercial and analysis.page_kind.prose)
+    if reported:
+        descriptive = {w.lower() for w in settings.get("descriptive", ())}
+        sale_cues = [e for e in sale_cues if e["term"].lower() not in descriptive]
+    sale = sorted(sale_cues + ([] if reported else amounts), key=lambda e: e["start"])
     neg.sort(key=lambda e: e["start"])
-    sale_starts, neg_starts = [e["start"] for e in sale], [e["start"] for e in neg]
+    amounts.sort(key=lambda e: e["start"])
+    sale_starts, neg_starts, amount_starts = [e["start"] for e in sale], [e["start"] for e in neg], [e["start"] for e in amounts]
     page_sale = sum(e["weight"] for e in sale)
     page_neg = sum(e["weight"] for e in neg)
-    page_is_report = page_neg > float(settings["page_negative_factor"]) * page_sale
+    # a shop or listing page is not a report because of words elsewhere on it; only context
+    # near the commodity counts there
+    page_is_report = not commercial and page_neg > float(settings["page_negative_factor"]) * page_sale
+    scores = dict(scores or {})
+    threshold = float(settings["classifier_threshold"])
     categories: list[str] = []
     offers: list[dict[str, Any]] = []
     evidence: list[dict[str, Any]] = []
@@ -48,42 +90,90 @@ def decide(analysis: Analysis, settings: dict[str, Any]) -> dict[str, Any]:
         key = (category, item["kind"], item["start"], item["end"])
         if key not in seen:
             seen.add(key)
-            evidence.append({"category": category, "kind": item["kind"], "start": item["start"], "end": item["end"], "term": item["term"]})
+            cited = {"category": category, "kind": item["kind"], "start": item["start"], "end": item["end"], "term": item["term"]}
+            if "score" in item:
+                cited["score"] = item["score"]
+            evidence.append(cited)
 
     ambiguous = {w.lower() for w in settings.get("ambiguous", ())}
     senses = [t for t in analysis.terms if t.kind == "sense"]
+    infos = [t for t in analysis.terms if t.kind == "info_product"]
+    head_start, head_end = _head(text, int(settings["classifier_chars"]))
+    # a page whose title is a guide, e-book or tool sells information, not the goods it names
+    info_page = kind != "shop" and any(head_start <= i.start < head_end for i in infos)
     commodities = [
         t for t in analysis.terms
         if t.kind == "commodity"
-        and not (analysis.text[t.start : t.end].lower() in ambiguous and any(t.start - window < s.end and s.start < t.end + window for s in senses))
+        and not (text[t.start : t.end].lower() in ambiguous and any(t.start - window < s.end and s.start < t.end + window for s in senses))
+        and not (t.category in INFO_CATEGORIES and (info_page or any(_same_line_near(text, t, i, 80) for i in infos)))
     ]
+    strong = [t for t in commodities if t.weight >= 1.0]
+    strong_spans = {(t.start, t.end, t.category) for t in strong}
+
+    def supported(c: Any) -> bool:
+        """A weak word counts with an amount right next to it, a strong term of its category
+        nearby, or the classifier agreeing."""
+        if c.weight >= 1.0 or (c.start, c.end, c.category) in strong_spans:
+            return True
+        near = _within(amounts, amount_starts, c.start - support_chars, c.end + support_chars)
+        # an amount next to another category's commodity is that commodity's ("0.2g Crack COMBO")
+        if near and not any(s.category != c.category and s.start - support_chars < c.end and c.start < s.end + support_chars for s in strong):
+            return True
+        if any(s.category == c.category and s.start - window < c.end and c.start < s.end + window for s in strong):
+            return True
+        return scores.get(c.category or "", 0.0) >= threshold
+
     for category in sorted({t.category for t in commodities if t.category}):
         if page_is_report:
             continue
         for c in (t for t in commodities if t.category == category):
+            if not supported(c):
+                continue
             lo, hi = c.start - window, c.end + window
             local_sale, local_neg = _within(sale, sale_starts, lo, hi), _within(neg, neg_starts, lo, hi)
             score = sum(e["weight"] for e in local_sale) - sum(e["weight"] for e in local_neg)
-            if score <= 0 or not any(e["kind"] in ("sale_cue", "price") for e in local_sale):
+            if commercial:
+                score += float(settings["listing_bonus"])  # on a listing the commodity is the offer
+            elif not any(e["kind"] in ("sale_cue", "price") for e in local_sale):
                 continue
-            price = _nearest(c, [e for e in local_sale if e["kind"] == "price"])
-            qty = _nearest(c, [e for e in local_sale if e["kind"] == "quantity"])
-            parts = [c.start, c.end] + [x for e in (price, qty) if e for x in (e["start"], e["end"])]
-            offer = {
-                "category": category, "commodity": c.name, "start": min(parts), "end": max(parts),
-                "price": price["value"] if price else None, "currency": price["unit"] if price else None,
-                "quantity": qty["value"] if qty else None, "unit": qty["unit"] if qty else None,
-            }
-            same = offers[-1] if offers else None  # one listing named in several languages is one offer
-            if same and all(same[k] == offer[k] for k in ("category", "commodity", "price", "currency", "quantity")):
-                same["start"], same["end"] = min(same["start"], offer["start"]), max(same["end"], offer["end"])
-            else:
-                offers.append(offer)
-            cite(category, {"kind": "commodity", "start": c.start, "end": c.end, "term": analysis.text[c.start : c.end]})
-            for e in local_sale + local_neg:
+            if score <= 0:
+                continue
+            local_amounts = _within(amounts, amount_starts, lo, hi)
+            price = _nearest(c, [e for e in local_amounts if e["kind"] == "price"])
+            qty = _nearest(c, [e for e in local_amounts if e["kind"] == "quantity"])
+            _add_offer(offers, category, c.name, c.start, c.end, price, qty)
+            cite(category, {"kind": "commodity", "start": c.start, "end": c.end, "term": text[c.start : c.end]})
+            for e in local_sale + local_neg + [x for x in (price, qty) if x]:
                 cite(category, e)
         if any(o["category"] == category for o in offers):
             categories.append(category)
+
+    # the classifier: recall on cue-less titles, on listings and shops (elsewhere only with a
+    # confident score and sale words on the page; never on news)
+    if scores and not page_is_report and not info_page and kind != "news" and analysis.lang in settings["classifier_langs"]:
+        by_rules = bool(categories)
+        head_amounts = _within(amounts, amount_starts, head_start, head_end)
+        units = {e["unit"] for e in head_amounts if e["kind"] == "quantity"}
+        for category, score in sorted(scores.items()):
+            needed = float(settings["classifier_thresholds"].get(category, threshold))
+            if units & set(settings["unit_support"].get(category, ())):
+                needed = min(needed, threshold)  # "230MG", "[20GR]": the title's unit supports it
+            if category in categories or score < needed:
+                continue
+            if kind == "listing" and by_rules:
+                continue  # one item: the rules already named what it is
+            if not commercial and (score < float(settings["classifier_threshold_other"]) or not sale_cues):
+                continue
+            if _within(neg, neg_starts, head_start - window, head_end + window):
+                continue
+            if category in INFO_CATEGORIES and any(head_start <= i.start < head_end for i in infos):
+                continue
+            named = next((c for c in commodities if c.category == category and head_start <= c.start < head_end), None)
+            price = next((e for e in head_amounts if e["kind"] == "price"), None)
+            qty = next((e for e in head_amounts if e["kind"] == "quantity"), None)
+            _add_offer(offers, category, named.name if named else None, head_start, head_end, price, qty)
+            categories.append(category)
+            cite(category, {"kind": "classifier", "start": head_start, "end": head_end, "term": text[head_start:head_end], "score": round(score, 3)})
     dump = _dump_evidence(analysis, settings["dump"])
     if dump and "leaked_data" not in categories:
         categories.append("leaked_data")
@@ -95,7 +185,43 @@ def decide(analysis: Analysis, settings: dict[str, Any]) -> dict[str, Any]:
         "offers": offers,
         "evidence": sorted(evidence, key=lambda e: (e["start"], e["end"], e["category"])),
         "lang": analysis.lang,
+        "page_kind": kind,
+        "model_version": model_version,
+        "scores": {k: round(v, 3) for k, v in sorted(scores.items())},
     }
+
+
+def _add_offer(offers: list[dict[str, Any]], category: str, commodity: str | None, start: int, end: int,
+               price: dict[str, Any] | None, qty: dict[str, Any] | None) -> None:
+    parts = [start, end] + [x for e in (price, qty) if e for x in (e["start"], e["end"])]
+    offer = {
+        "category": category, "commodity": commodity, "start": min(parts), "end": max(parts),
+        "price": price["value"] if price else None, "currency": price["unit"] if price else None,
+        "quantity": qty["value"] if qty else None, "unit": qty["unit"] if qty else None,
+    }
+    same = offers[-1] if offers else None  # one listing named in several languages is one offer
+    if same and all(same[k] == offer[k] for k in ("category", "commodity", "price", "currency", "quantity")):
+        same["start"], same["end"] = min(same["start"], offer["start"]), max(same["end"], offer["end"])
+    else:
+        offers.append(offer)
+
+
+def _head(text: str, limit: int) -> tuple[int, int]:
+    """The span the classifier's evidence points at: the first non-empty line (the title),
+    at most `limit` characters."""
+    start = len(text) - len(text.lstrip())
+    end = text.find("\n", start)
+    end = len(text) if end < 0 else end
+    end = min(end, start + limit)
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _same_line_near(text: str, a: Any, b: Any, reach: int) -> bool:
+    """a and b on one line, at most `reach` characters apart (a title and its "guide")."""
+    lo, hi = min(a.start, b.start), max(a.end, b.end)
+    return hi - lo <= reach + (a.end - a.start) + (b.end - b.start) and "\n" not in text[lo:hi]
 
 
 _LONGEST_CUE = 200  # no cue or amount is longer: bounds the backwards search
@@ -118,7 +244,7 @@ def _nearest(term: Any, items: list[dict[str, Any]]) -> dict[str, Any] | None:
     return max(items, key=lambda e: e["end"], default=None)
 
 
-def _dump_evidence(analysis: Analysis, cfg: dict[str, Any]) -> list[Any]:
+def _dump_evidence(analysis: Analysis, cfg: Mapping[str, Any]) -> list[Any]:
     """Entities that make the page a dump of personal data (many validated sensitive values)."""
     sensitive = [e for e in analysis.entities if e.label in cfg["labels"]]
     if len(sensitive) >= int(cfg["min_entities"]):

@@ -196,8 +196,8 @@ class PiiFinder:
         if best is not None or depth or sum(c.isdigit() for c in s) < 13:
             return [best] if best is not None else []  # short runs are one number or none
         groups = [(g.start(), g.end()) for g in _DIGITS.finditer(s)]
-        for drop_head in range(0, min(3, len(groups))):
-            for drop_tail in range(0, min(3, len(groups) - drop_head)):
+        for drop_head in range(min(3, len(groups))):
+            for drop_tail in range(min(3, len(groups) - drop_head)):
                 if not drop_head and not drop_tail or len(groups) - drop_head - drop_tail < 1:
                     continue
                 a, b = groups[drop_head][0], groups[len(groups) - 1 - drop_tail][1]

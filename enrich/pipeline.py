@@ -1,4 +1,6 @@
-"""The spaCy pipeline: a multilingual blank `xx` pipeline with one component, `onionwatch_tagger`.
+"""The spaCy pipeline: a multilingual blank `xx` pipeline with two components,
+`onionwatch_classifier` (the trained offer classifier, enrich.classifier) and `onionwatch_tagger`
+(rules: validated PII, lexicon terms, cues, page kind, and the offer decision that combines them).
 
 Its thresholds are the factory's `default_config`, so they are written to (and can be changed in)
 the packaged pipeline's config.cfg. Its lexicons, cues and validator tables are data: read from a
@@ -20,14 +22,17 @@ from spacy.matcher import Matcher
 from spacy.tokens import Doc
 from spacy.util import filter_spans, minibatch, registry
 
+from enrich import classifier as _classifier
 from enrich.lexicon import Term
 from enrich.offers import decide
 from enrich.scan import Analysis, Scanner, load_config
 
 NAME = "onionwatch_tagger"
+CLASSIFIER = _classifier.NAME
 
-if not Doc.has_extension("ow_result"):
-    Doc.set_extension("ow_result", default=None)
+for _ext in ("ow_result", "ow_kind_hint"):
+    if not Doc.has_extension(_ext):
+        Doc.set_extension(_ext, default=None)
 
 DEFAULT_SETTINGS: dict[str, Any] = {
     "min_score": 0.5,  # entities scored below this are not reported
@@ -46,6 +51,20 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     },
     "chunk_chars": 100_000,  # stretches given to the tokenizer are cut into pieces at most this long
     "spans": True,  # also put entities and evidence into doc.spans (the Tagger needs only the result)
+    "weak_support_chars": 40,  # an amount this close makes a weak commodity word count
+    "listing_bonus": 1.0,  # on a listing/shop page a commodity counts this much as sale evidence
+    "classifier_threshold": 0.5,  # classifier score that makes a weak commodity word count
+    # score that adds a category where no lexicon term fired (listing/shop pages), per category:
+    # higher than an even prior because most crawled pages offer none of these; the wildlife
+    # label is learnt from little text of our own, so it needs more
+    "classifier_thresholds": {"drugs": 0.7, "leaked_data": 0.5, "wildlife": 0.9},
+    # units that, in a title, support the classifier's category like a weak word does
+    "unit_support": {"drugs": ["mg", "ug", "µg", "mcg", "g", "gr", "gram", "grams", "gramm", "oz", "lb", "lbs", "ml",
+                               "pill", "pills", "tab", "tabs", "blotter", "blotters", "caps", "capsules"]},
+    "classifier_threshold_other": 0.9,  # ...on forum/paste/other pages (with sale words; never news)
+    # languages the classifier learnt from (market titles are English); elsewhere the rules decide
+    "classifier_langs": ["en", "und"],
+    "classifier_chars": 200,  # the classifier's evidence: the page's first line, at most this long
 }
 
 
@@ -101,7 +120,7 @@ class TaggerComponent:
             [{"LOWER": {"IN": neg}}, {}, {"LOWER": {"IN": verbs}}],
             [{"LOWER": {"IN": neg}}, {}, {}, {"LOWER": {"IN": verbs}}],
         ])
-        self.decide_settings = {**self.settings, "ambiguous": cues["ambiguous"]["surfaces"]}
+        self.decide_settings = {**self.settings, "ambiguous": cues["ambiguous"]["surfaces"], "descriptive": cues["sale"].get("descriptive", [])}
 
     def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
         path = Path(path)
@@ -120,11 +139,11 @@ class TaggerComponent:
         for batch in minibatch(docs, batch_size):
             yield from self._tag(batch)
 
-    def decide(self, analysis: Analysis) -> dict[str, Any]:
-        return decide(analysis, self.decide_settings)
+    def decide(self, analysis: Analysis, scores: dict[str, float] | None = None, model_version: str | None = None) -> dict[str, Any]:
+        return decide(analysis, self.decide_settings, scores, model_version)
 
     def _tag(self, docs: list[Doc]) -> list[Doc]:
-        analyses = [self.scanner.scan(doc.text) for doc in docs]
+        analyses = [self.scanner.scan(doc.text, doc._.ow_kind_hint) for doc in docs]
         pieces = [
             (a, lo + off, piece)
             for a in analyses
@@ -134,7 +153,7 @@ class TaggerComponent:
         for (analysis, offset, _), piece in zip(pieces, self.tokenizer.pipe(p for _, _, p in pieces)):
             analysis.negations += self._negations(piece, offset)
         for doc, analysis in zip(docs, analyses):
-            result = self.decide(analysis)
+            result = self.decide(analysis, doc._.ow_cats, doc._.ow_model_version)
             doc._.ow_result = result
             if self.settings["spans"]:
                 doc.spans["ow_entities"] = [s for e in result["entities"] if (s := doc.char_span(e["start"], e["end"], e["label"], alignment_mode="expand"))]
@@ -150,22 +169,31 @@ class TaggerComponent:
 @Language.factory(NAME, default_config=DEFAULT_SETTINGS)
 def make_tagger(
     nlp: Language, name: str, min_score: float, context_chars: int, context_boost: float, offer_window: int,
-    page_negative_factor: float, dump: dict[str, Any], chunk_chars: int, spans: bool,
+    page_negative_factor: float, dump: dict[str, Any], chunk_chars: int, spans: bool, weak_support_chars: int,
+    listing_bonus: float, classifier_threshold: float, classifier_thresholds: dict[str, float],
+    unit_support: dict[str, list[str]], classifier_threshold_other: float, classifier_langs: list[str],
+    classifier_chars: int,
 ) -> TaggerComponent:
     return TaggerComponent(nlp, name, {
         "min_score": min_score, "context_chars": context_chars, "context_boost": context_boost,
         "offer_window": offer_window, "page_negative_factor": page_negative_factor, "dump": dump,
-        "chunk_chars": chunk_chars, "spans": spans,
+        "chunk_chars": chunk_chars, "spans": spans, "weak_support_chars": weak_support_chars,
+        "listing_bonus": listing_bonus, "classifier_threshold": classifier_threshold,
+        "classifier_thresholds": classifier_thresholds, "unit_support": unit_support,
+        "classifier_threshold_other": classifier_threshold_other, "classifier_langs": classifier_langs,
+        "classifier_chars": classifier_chars,
     })
 
 
 def build(config_dir: str | Path, config: Mapping[str, Any] | None = None) -> Language:
-    """A ready pipeline from a configs/tagger directory (no statistical model involved).
+    """A ready pipeline from a configs/tagger directory and the shipped classifier model.
 
-    `config` overrides spaCy config values, e.g. {"components": {"onionwatch_tagger": {"min_score": 0.6}}}.
+    `config` overrides spaCy config values, e.g. {"components": {"onionwatch_tagger": {"min_score": 0.6}}};
+    {"components": {"onionwatch_classifier": {"model": ""}}} gives the rules alone.
     """
     overrides = dict(config or {})
     nlp = spacy.blank("xx", config={"nlp": overrides["nlp"]} if "nlp" in overrides else {})
+    nlp.add_pipe(CLASSIFIER, config=overrides.get("components", {}).get(CLASSIFIER, {}))
     nlp.add_pipe(NAME, config=overrides.get("components", {}).get(NAME, {}))
     nlp.get_pipe(NAME).initialize(data_dir=config_dir)
     return nlp

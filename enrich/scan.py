@@ -15,6 +15,7 @@ import yaml
 from enrich.lang import LanguageGuesser
 from enrich.lexicon import Lexicon, Term
 from enrich.market import Amount, Market
+from enrich.pagekind import PageKind, PageKindGuesser, furniture_lines
 from enrich.pii import Entity, PiiFinder
 
 
@@ -23,14 +24,21 @@ def load_config(config_dir: str | Path) -> dict[str, Any]:
     root = Path(config_dir)
     data: dict[str, Any] = {name: yaml.safe_load((root / f"{name}.yaml").read_text(encoding="utf-8")) for name in ("pii", "cues", "market", "lang")}
     data["lexicons"] = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((root / "lexicon").glob("*.yaml"))]
+    data["pagekind"] = yaml.safe_load((root / "pagekind.yaml").read_text(encoding="utf-8"))
     return data
 
 
 def lexicon_entries(data: dict[str, Any]) -> list[tuple[str, str, str | None, str, float]]:
     entries: list[tuple[str, str, str | None, str, float]] = []
     for lexicon in data["lexicons"]:
+        keys = lexicon.get("keys_are_terms", True)  # is the canonical name also a surface form?
         for name, surfaces in lexicon["terms"].items():
-            entries += [(s, "commodity", lexicon["category"], name, 1.0) for s in [name, *surfaces]]
+            entries += [(s, "commodity", lexicon["category"], name, 1.0) for s in ([name] if keys else []) + list(surfaces)]
+        # weak terms are everyday words too: they need support to count (see offers.decide)
+        for name, surfaces in (lexicon.get("weak") or {}).items():
+            entries += [(s, "commodity", lexicon["category"], name, WEAK) for s in surfaces]
+    for words in data["cues"]["info_product"]["terms"].values():
+        entries += [(w, "info_product", None, w, 0.0) for w in words]
     for kind in ("sale", "negative"):
         section = data["cues"][kind]
         for words in section["terms"].values():
@@ -43,6 +51,9 @@ def lexicon_entries(data: dict[str, Any]) -> list[tuple[str, str, str | None, st
     return entries
 
 
+WEAK = 0.5  # weight of a weak commodity term
+
+
 @dataclass(slots=True)
 class Analysis:
     text: str
@@ -50,6 +61,8 @@ class Analysis:
     entities: list[Entity]
     terms: list[Term]
     amounts: list[Amount]
+    page_kind: PageKind
+    furniture: list[tuple[int, int]] = field(default_factory=list)  # navigation/button lines
     negations: list[Term] = field(default_factory=list)  # filled by the token-level pass
 
     def token_windows(self, reach: int, margin: int = 48) -> list[tuple[int, int]]:
@@ -78,8 +91,10 @@ class Scanner:
         self.pii = PiiFinder(data["pii"], settings)
         self.lexicon = Lexicon(lexicon_entries(data))
         self.market = Market(data["market"])
+        self.page_kinds = PageKindGuesser(data["pagekind"])
 
-    def scan(self, text: str) -> Analysis:
+    def scan(self, text: str, kind_hint: str | None = None) -> Analysis:
+        """`kind_hint`: the page kind when the crawler knows it from the page's structure."""
         low = text.lower()
         if len(low) != len(text):  # a few characters lower-case to two; keep offsets aligned
             low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
@@ -87,7 +102,15 @@ class Scanner:
         terms = self.lexicon.scan(low)
         has_commodity = any(t.kind == "commodity" for t in terms)
         entities = self.pii.find(text, low, lang)
-        amounts = self.market.find(low) if has_commodity else []
+        negative = [t for t in terms if t.kind == "negative_cue"]
+        furniture = furniture_lines(text) if negative else []
+        if furniture:  # reporting words in a menu or on a button say nothing about the page
+            negative = [t for t in negative if not any(lo <= t.start < hi for lo, hi in furniture)]
+        first_line = text.lstrip()[:200].split("\n", 1)[0]
+        title_at = len(text) - len(text.lstrip())
+        title_commodity = any(t.kind == "commodity" and t.weight >= 1.0 and title_at <= t.start < title_at + len(first_line) for t in terms)
+        page_kind = self.page_kinds.guess(text, kind_hint, negative_cues=len(negative), title_commodity=title_commodity)
+        amounts = self.market.find(low) if has_commodity or page_kind.kind in ("listing", "shop") else []
         if amounts and entities:  # digits inside an address or card are not a price
             amounts = [a for a in amounts if all(a.end <= e.start or e.end <= a.start for e in entities)]
-        return Analysis(text, lang, entities, terms, amounts)
+        return Analysis(text, lang, entities, terms, amounts, page_kind, furniture)

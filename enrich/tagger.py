@@ -73,24 +73,42 @@ class Tagger:
         nlp.max_length = sys.maxsize
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> Tagger:
+    def load(cls, path: str | Path | None = None, classifier: str | None = None) -> Tagger:
         """From a packaged pipeline directory (has config.cfg) or a configs/tagger directory
-        (default: the one in force, see `configs.path`)."""
+        (default: the one in force, see `configs.path`). `classifier`: the offer classifier model
+        (a name under enrich/models or a path; "" = rules only; default: the shipped one)."""
         source = Path(path) if path else configs.path("tagger")
+        config = RESULTS_ONLY
+        if classifier is not None:
+            config = {**RESULTS_ONLY, "components": {**RESULTS_ONLY["components"], pipeline.CLASSIFIER: {"model": classifier}}}
         if (source / "config.cfg").exists():
-            nlp = spacy.load(source, config=RESULTS_ONLY)
+            nlp = spacy.load(source, config=config)
+            if classifier == "" and pipeline.CLASSIFIER in nlp.pipe_names:
+                nlp.remove_pipe(pipeline.CLASSIFIER)
         else:
-            nlp = pipeline.build(source, config=RESULTS_ONLY)
+            nlp = pipeline.build(source, config=config)
         return cls(nlp, source)
 
-    def tag(self, text: str) -> dict[str, Any]:
-        return self.tag_many([text])[0]
+    @property
+    def classifier(self) -> Any:
+        """The offer classifier component (its model_version, scores()); None if absent."""
+        return self.nlp.get_pipe(pipeline.CLASSIFIER) if pipeline.CLASSIFIER in self.nlp.pipe_names else None
 
-    def tag_many(self, texts: Iterable[str], batch_size: int = 64, n_process: int = 1) -> list[dict[str, Any]]:
-        """Results in input order; n_process > 1 spreads batches over worker processes."""
+    @property
+    def model_version(self) -> str | None:
+        clf = self.classifier
+        return clf.model_version if clf is not None else None
+
+    def tag(self, text: str, kind: str | None = None) -> dict[str, Any]:
+        """`kind`: the page kind when the caller knows it (listing, shop, forum, paste, news)."""
+        return self.tag_many([(text, kind)] if kind else [text])[0]
+
+    def tag_many(self, texts: Iterable[str | tuple[str, str | None]], batch_size: int = 64, n_process: int = 1) -> list[dict[str, Any]]:
+        """Results in input order; n_process > 1 spreads batches over worker processes.
+        Items are texts or (text, page-kind hint) pairs."""
         return list(self.iter_tag(texts, batch_size, n_process))
 
-    def iter_tag(self, texts: Iterable[str], batch_size: int = 64, n_process: int = 1) -> Iterator[dict[str, Any]]:
+    def iter_tag(self, texts: Iterable[str | tuple[str, str | None]], batch_size: int = 64, n_process: int = 1) -> Iterator[dict[str, Any]]:
         """Lazily, in input order; n_process > 1 spreads batches over forked worker processes."""
         batches = _batched(texts, batch_size)
         if n_process <= 1:
@@ -105,10 +123,18 @@ class Tagger:
             for results in pool.imap(_worker_batch, batches, chunksize=1):
                 yield from results
 
-    def _tag_batch(self, texts: list[str]) -> list[dict[str, Any]]:
+    def _tag_batch(self, texts: list[Any]) -> list[dict[str, Any]]:
         """One batch through nlp.pipe inside a memory zone: the strings of these pages leave the
         vocabulary afterwards, so a long run's memory stays flat without reloading anything."""
         with self.nlp.memory_zone():
+            if any(isinstance(t, tuple) for t in texts):
+                docs = []
+                for item in texts:
+                    text, hint = item if isinstance(item, tuple) else (item, None)
+                    doc = self.nlp.make_doc(text)
+                    doc._.ow_kind_hint = hint
+                    docs.append(doc)
+                return [doc._.ow_result for doc in self.nlp.pipe(docs, batch_size=len(docs))]
             return [doc._.ow_result for doc in self.nlp.pipe(texts, batch_size=len(texts))]
 
 

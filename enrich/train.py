@@ -50,16 +50,18 @@ def train_textcat(
     labels: tuple[str, ...] = CATEGORIES,
     name: str = "offers",
     max_chars: int = 2000,
+    overrides: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train on `train` (records with "text" and "labels"), select on `dev`, write a spaCy pipeline
-    (tokenizer + textcat_multilabel) to out_dir. Returns its meta (incl. "model_version")."""
+    (tokenizer + textcat_multilabel) to out_dir. Returns its meta (incl. "model_version").
+    `overrides`: further spaCy config overrides, e.g. {"training.max_steps": 100}."""
     from spacy.cli.train import train as spacy_train
 
     config = Path(config)
     config_text = config.read_text(encoding="utf-8")
     cut = [{"text": r["text"][:max_chars], "labels": list(r["labels"])} for r in train]
     cut_dev = [{"text": r["text"][:max_chars], "labels": list(r["labels"])} for r in dev]
-    version = model_version(cut, config_text, seed, name)
+    version = model_version(cut, config_text + (json.dumps(dict(overrides), sort_keys=True) if overrides else ""), seed, name)
     blank = spacy.blank(spacy.util.load_config(config)["nlp"]["lang"])
     with tempfile.TemporaryDirectory(prefix="ow-textcat-") as tmp:
         tmp_path = Path(tmp)
@@ -70,7 +72,7 @@ def train_textcat(
             output_path=tmp_path / "out",
             use_gpu=-1,
             overrides={"paths.train": str(tmp_path / "train.spacy"), "paths.dev": str(tmp_path / "dev.spacy"),
-                       "system.seed": seed},
+                       "system.seed": seed, **dict(overrides or {})},
         )
         nlp = spacy.load(tmp_path / "out" / "model-best")
     nlp.meta.update({

@@ -15,13 +15,14 @@ from collections.abc import Iterable
 import base58
 import bech32m
 import phonenumbers
-from enrich import checksums
 from stdnum import iban, luhn
 from stdnum.id import nik
 from stdnum.my import nric as my_nric
 from stdnum.th import pin as th_pin
 from stdnum.us import ssn as us_ssn
 from stem.descriptor.hidden_service import HiddenServiceDescriptorV3
+
+from enrich import checksums
 
 _SG_SHAPE = re.compile(r"[STFGM]\d{7}[A-Z]")
 _PH_SSS = re.compile(r"\d{2}-\d{7}-\d")

@@ -69,7 +69,7 @@ def test_processes_give_the_same_results_in_order(tagger):
 def test_vocab_growth_is_bounded():
     """Strings of tagged pages leave the vocabulary with their spaCy memory zone (no reload)."""
     small = Tagger.load()
-    pages = [" ".join(f"no w{i}x{j}" for j in range(10)) + " ivory for sale " + " ".join(f"no v{i}x{j}" for j in range(10)) for i in range(5)]
+    pages = [" ".join(f"no w{i}x{j}" for j in range(10)) + " ivory carvings for sale " + " ".join(f"no v{i}x{j}" for j in range(10)) for i in range(5)]
     nlp, baseline = small.nlp, len(small.nlp.vocab.strings)
     results = small.tag_many(pages, batch_size=2)  # three batches, three zones
     assert small.nlp is nlp and len(nlp.vocab.strings) == baseline
@@ -82,7 +82,7 @@ def test_thresholds_are_the_factory_config_and_travel_in_config_cfg(tmp_path, ta
     enrich.package(ROOT / "configs" / "tagger", tmp_path / "pipe")
     cfg = spacy.util.load_config(tmp_path / "pipe" / "config.cfg")
     component = cfg["components"]["onionwatch_tagger"]
-    assert component["factory"] == "onionwatch_tagger" and cfg["nlp"]["pipeline"] == ["onionwatch_tagger"]
+    assert component["factory"] == "onionwatch_tagger" and cfg["nlp"]["pipeline"] == ["onionwatch_classifier", "onionwatch_tagger"]
     assert (component["min_score"], component["offer_window"], component["dump"]["min_entities"]) == (0.5, 160, 5)
     # a setting changed the spaCy way (config override at load) changes what is reported
     strict = spacy.load(tmp_path / "pipe", config={"components": {"onionwatch_tagger": {"min_score": 0.99}}})
@@ -91,8 +91,8 @@ def test_thresholds_are_the_factory_config_and_travel_in_config_cfg(tmp_path, ta
 
 def test_default_data_is_found_at_call_time(tmp_path, monkeypatch):
     shutil.copytree(ROOT / "configs" / "tagger", tmp_path / "tagger")
-    lexicon = tmp_path / "tagger" / "lexicon" / "wildlife.yaml"
-    lexicon.write_text(lexicon.read_text(encoding="utf-8").replace("pangolin", "pangolinx"), encoding="utf-8")
+    for lexicon in (tmp_path / "tagger" / "lexicon").glob("wildlife*.yaml"):
+        lexicon.write_text(lexicon.read_text(encoding="utf-8").replace("pangolin", "pangolinx"), encoding="utf-8")
     text = "Pangolin scales for sale, price $50 per kg"
     assert Tagger.load().tag(text)["categories"] == ["wildlife"]
     monkeypatch.setenv("ONIONWATCH_CONFIGS", str(tmp_path))

@@ -1,4 +1,10 @@
-"""`onionwatch tag`: JSON Lines in ({"id", "text"}), one tagging result per line out, in order."""
+"""`onionwatch tag`: JSON Lines in ({"id", "text"}), one tagging result per line out, in order.
+
+Bad input never stops the run: a line that is not JSON, has no string `text`, is not UTF-8,
+holds a NUL byte or is longer than --max-line-bytes gets an error record on stdout (in its
+place, with its line number) and a line on stderr; every other line is still tagged. Input is
+read and tagged in chunks of lines, so memory stays bounded whatever the size of the input.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,55 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import click
 
 import configs
+
+READ_BYTES = 1 << 20  # an over-long line is skipped in pieces of this size, never held whole
+
+
+def read_records(stream: BinaryIO, max_line_bytes: int) -> Iterator[tuple[int, Any, str | None, str | None]]:
+    """(line number, id, text, error) per non-blank input line, in order; text is None on error."""
+    number = 0
+    while True:
+        line = stream.readline(max_line_bytes + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > max_line_bytes and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):  # skip the rest of the line, piece by piece
+                line = stream.readline(READ_BYTES)
+            yield number, None, None, f"line longer than {max_line_bytes} bytes (--max-line-bytes): not read"
+            continue
+        if not line.strip():
+            continue
+        if b"\x00" in line:
+            yield number, None, None, "NUL byte in the input line"
+            continue
+        try:
+            decoded = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield number, None, None, f"not UTF-8 (byte {exc.start})"
+            continue
+        try:
+            record = json.loads(decoded)
+        except json.JSONDecodeError as exc:
+            yield number, None, None, f"not JSON: {exc.msg} (column {exc.colno})"
+            continue
+        if not isinstance(record, dict):
+            yield number, None, None, "not a JSON object"
+            continue
+        rid = record.get("id")
+        text = record.get("text")
+        if not isinstance(text, str):
+            yield number, rid, None, "no string 'text'" if text is None else f"'text' is {type(text).__name__}, not a string"
+            continue
+        if "\x00" in text:
+            yield number, rid, None, "'text' contains a NUL character"
+            continue
+        yield number, rid, text, None
 
 
 @click.command("tag")
@@ -17,34 +68,35 @@ import configs
               help="Packaged pipeline or configs directory (default: configs/tagger).")
 @click.option("--batch-size", default=64, show_default=True, help="Texts per spaCy batch.")
 @click.option("--processes", "-p", default=1, show_default=True, help="Worker processes.")
-def tag(pipeline_path: Path | None, batch_size: int, processes: int) -> None:
+@click.option("--chunk-lines", default=1024, show_default=True, help="Input lines read and tagged at a time (bounds memory).")
+@click.option("--max-line-bytes", default=16 * 1024 * 1024, show_default=True, help="Longer input lines are reported, not read.")
+@click.option("--no-classifier", is_flag=True, help="Rules only (no trained offer classifier).")
+def tag(pipeline_path: Path | None, batch_size: int, processes: int, chunk_lines: int, max_line_bytes: int,
+        no_classifier: bool) -> None:
     """Tag page texts read from stdin. Output has offsets only: no personal data in clear."""
     from enrich import Tagger
 
-    tagger = Tagger.load(pipeline_path or configs.path("tagger"))
-    records: list[dict] = []
-
-    def texts() -> Iterator[str]:
-        for line in sys.stdin:
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                text = record["text"] if isinstance(record, dict) else None
-            except json.JSONDecodeError:
-                record, text = {"id": None}, None
-            records.append(record if isinstance(record, dict) else {"id": None})
-            yield text if isinstance(text, str) else ""
-
-    out = sys.stdout
-    for i, result in enumerate(tagger.iter_tag(texts(), batch_size=batch_size, n_process=processes)):
-        record = records[i]
-        records[i] = {}  # processed: let the text go
-        line = {"id": record.get("id"), **result}
-        if not isinstance(record.get("text"), str):
-            line["error"] = "input line is not a JSON object with a string 'text'"
-        out.write(json.dumps(line, ensure_ascii=False) + "\n")
-    out.flush()
+    tagger = Tagger.load(pipeline_path or configs.path("tagger"), classifier="" if no_classifier else None)
+    out, err = sys.stdout, sys.stderr
+    records = read_records(sys.stdin.buffer, max_line_bytes)
+    failed = 0
+    while True:
+        chunk = [r for _, r in zip(range(max(1, chunk_lines)), records)]
+        if not chunk:
+            break
+        results = iter(tagger.tag_many([text for _, _, text, _ in chunk if text is not None],
+                                       batch_size=batch_size, n_process=processes))
+        for number, rid, text, error in chunk:
+            if error is not None:
+                failed += 1
+                err.write(f"line {number}: {error}\n")
+                line: dict[str, Any] = {"id": rid, "line": number, "error": error}
+            else:
+                line = {"id": rid, **next(results)}
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        out.flush()
+    if failed:
+        err.write(f"{failed} input line(s) not tagged (error records written in their place)\n")
 
 
 COMMANDS = [tag]

@@ -1,0 +1,157 @@
+"""What kind of text a page is: a market listing, a vendor shop, a forum post, a paste/dump,
+news/report, or other — from the text itself, and from the crawled page's structure when the
+crawler passes it (a hint).
+
+Why it matters: on a listing the commodity alone is the offer ("ARCTIC WOLF HEROIN 0.5G AAA+");
+on a forum post or in news the same words need sale cues, and reporting words count only on
+news pages. Cheap character-level counts, no model: the cue words are data
+(configs/tagger/pagekind.yaml).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import ahocorasick
+
+KINDS = ("listing", "shop", "forum", "paste", "news", "other")
+
+_PRICE = re.compile(
+    r"(?i)(?:[$€£฿₫¥₱]\s?\d|\d[\d.,]*\s?(?:usd|eur|gbp|btc|xmr|eth|ltc|usdt|baht|บาท|vnd|đ|rp|idr|rm|myr|sgd|php|元|块)(?![a-z]))"
+)
+_QTY = re.compile(r"(?i)\d[\d.,]*\s?(?:mg|g|gr|gram|grams|kg|oz|lb|ml|ug|mcg|pcs|pills|tabs|x)(?![a-z])|\b\d+\s?x\s?\d")
+_DELIMITED = re.compile(r"^\S+(?:[:;|\t]\S*){1,}$|^\S+@\S+[:;|]\S+|^(?:\S+\s*[|;,\t]\s*){3,}\S+$")
+_SENTENCE_END = re.compile(r"[a-z\u00e0-\u1ef9]{2}[.?!](?:\s|$)|[。？！]")  # after a lower-case word: not "500. PCS."
+_WORD = re.compile(r"\w+")
+_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u2e80-\u9fff\uf900-\ufaff]")
+_MEASURE = re.compile(r"(?i)\d[\d.,/ ]*\s?(?:inch|inches|in\.|cm|mm|pounds|lbs?|kg|grams?|ounces?|oz|\"|'')(?![a-z])")
+_NAV_SEP = re.compile(r"\s[|•·/»›]\s|\s{3,}")
+
+
+def _spaced(ch: str) -> bool:
+    """Letters of scripts written with spaces between words (Latin incl. Vietnamese, digits)."""
+    return ch.isalnum() and not _UNSPACED.match(ch)
+
+
+@dataclass(slots=True)
+class PageKind:
+    kind: str
+    scores: dict[str, float]
+    reason: str
+    prose: bool = False  # running sentences (an article), not titles, lists or tables
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "reason": self.reason}
+
+
+def furniture_lines(text: str, max_words: int = 4) -> list[tuple[int, int]]:
+    """Spans of lines that are page furniture: navigation bars ("Home | News | Donate"),
+    buttons and labels of a few words. Cue words there say nothing about the commodity."""
+    spans = []
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        words = len(_WORD.findall(stripped))
+        if stripped and (words <= max_words and not _SENTENCE_END.search(stripped) or len(_NAV_SEP.findall(stripped)) >= 2):
+            spans.append((pos, pos + len(line)))
+        pos += len(line)
+    return spans
+
+
+class PageKindGuesser:
+    """Scores each kind from cue words (any language) and the shape of the text."""
+
+    def __init__(self, cfg: Mapping[str, Any]) -> None:
+        self.automaton = ahocorasick.Automaton()
+        words: dict[str, set[str]] = {}
+        for kind, per_lang in cfg["cues"].items():
+            for terms in per_lang.values():
+                for term in terms:
+                    words.setdefault(term.lower(), set()).add(kind)
+        for term, kinds in words.items():
+            self.automaton.add_word(term, (term, tuple(sorted(kinds))))
+        self.automaton.make_automaton()
+        self.function_words = frozenset(w.lower() for lang, ws in cfg["function_words"].items() if lang not in ("th", "zh") for w in ws)
+        self.function_chars = ahocorasick.Automaton()
+        for lang in ("th", "zh"):
+            for w in cfg["function_words"].get(lang, ()):
+                self.function_chars.add_word(w, len(w))
+        self.function_chars.make_automaton()
+        self.listing_max_chars = int(cfg["listing_max_chars"])
+        self.listing_max_lines = int(cfg["listing_max_lines"])
+        self.sample = int(cfg["sample_chars"])
+
+    def _cue_counts(self, low: str) -> dict[str, int]:
+        counts = dict.fromkeys(KINDS, 0)
+        n = len(low)
+        for end, (term, kinds) in self.automaton.iter(low):
+            start = end - len(term) + 1
+            if _spaced(term[0]) and start > 0 and _spaced(low[start - 1]):
+                continue  # "giá" is not a word inside "giác"
+            if _spaced(term[-1]) and end + 1 < n and _spaced(low[end + 1]):
+                continue
+            for kind in kinds:
+                counts[kind] += 1
+        return counts
+
+    def guess(self, text: str, hint: str | None = None, negative_cues: int = 0, title_commodity: bool = False) -> PageKind:
+        """`hint`: a kind the crawler already knows from the page's structure (it wins).
+        `negative_cues`: reporting/enforcement words the lexicon scan found (news evidence).
+        `title_commodity`: the first line names a commodity (a product page's title)."""
+        if hint in KINDS:
+            return PageKind(hint, {}, "hint", False)
+        sample = text[: self.sample]
+        low = sample.lower()
+        lines = [ln.strip() for ln in sample.splitlines() if ln.strip()]
+        cues = self._cue_counts(low)
+        prices = len(_PRICE.findall(sample))
+        qtys = len(_QTY.findall(sample))
+        priced_lines = sum(1 for ln in lines if _PRICE.search(ln))
+        delimited = sum(1 for ln in lines if _DELIMITED.match(ln))
+        sentences = len(_SENTENCE_END.findall(sample))
+        tokens = _WORD.findall(low)
+        words = len(tokens) or 1
+        spaced = [t for t in tokens if t.isascii() or not _UNSPACED.search(t)]
+        function = sum(1 for t in spaced if t in self.function_words)
+        unspaced_chars = sum(len(t) for t in tokens) - sum(len(t) for t in spaced)
+        if unspaced_chars:  # Thai/Chinese: function words per character, as a share
+            function += sum(n for _, n in self.function_chars.iter(low)) * len(spaced or [1]) / max(1, unspaced_chars) if spaced else 0
+            prose = sum(n for _, n in self.function_chars.iter(low)) / max(1, unspaced_chars) * 3
+        else:
+            prose = function / words
+        prose = min(1.0, max(prose, function / words))
+        measures = len(_MEASURE.findall(sample))
+        is_prose = prose >= 0.25 and words >= 8
+        scores = {
+            "paste": delimited / max(1, len(lines)) * 4 if len(lines) >= 6 else 0.0,
+            # several priced items, shop furniture (cart, shipping, escrow); prose is rarely a shop
+            "shop": cues["shop"] * 0.8 + min(priced_lines, 6) * 0.5 - (is_prose and priced_lines < 2) * 1.0,
+            "forum": cues["forum"] * 1.2,
+            "news": cues["news"] + negative_cues * 0.5 + is_prose * 0.5 + (sentences >= 3) * 0.5 - prices * 0.2,
+            # one item described: a title, or a product page with its measures, condition, price
+            "listing": cues["listing"] + min(measures, 4) * 0.4 + (prices > 0) * 0.5 + (qtys > 0) * 0.3,
+            "other": 1.5,
+        }
+        short = len(text) <= self.listing_max_chars and len(lines) <= self.listing_max_lines
+        if short and not is_prose and sentences <= 1:
+            # a title: few words, no sentence structure; quantities, prices or codes make it surer
+            scores["listing"] += 2.0 + (words <= 20) * 0.5 - cues["news"] * 0.5 - min(negative_cues, 2)
+        title = lines[0] if lines else ""
+        title_words = len(_WORD.findall(title))
+        if title_commodity and len(lines) > 1 and 1 <= title_words <= 10 and not _SENTENCE_END.search(title) and not cues["news"] and not negative_cues:
+            scores["listing"] += 2.0  # a product page: the item named in a title line, then its description
+        if scores["listing"] >= 2.0 and priced_lines >= 3:
+            scores["shop"] = max(scores["shop"], scores["listing"] + 0.1)  # many items: a shop page
+        kind = max(scores, key=lambda k: (scores[k], -KINDS.index(k)))
+        reason = {
+            "paste": f"{delimited}/{len(lines)} delimited lines",
+            "shop": f"{cues['shop']} shop cues, {priced_lines} priced lines",
+            "forum": f"{cues['forum']} forum cues",
+            "news": f"{cues['news']} news cues, {negative_cues} reporting words, {sentences} sentences, prose {prose:.2f}",
+            "listing": f"one item ({len(text)} chars, {cues['listing']} listing cues, {measures} measures, {qtys} quantities, {prices} prices)",
+            "other": "no stronger signal",
+        }[kind]
+        return PageKind(kind, scores, reason, is_prose)

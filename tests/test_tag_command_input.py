@@ -1,0 +1,63 @@
+"""`onionwatch tag` on bad input: every bad line gets an error record in its place and a line on
+stderr, the other lines are still tagged in order, and a 50 MB line is skipped in pieces."""
+
+import json
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_tag(data: bytes, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "onionwatch.cli", "tag", *args], input=data, check=False,
+                          capture_output=True, cwd=ROOT, timeout=300)
+
+
+def test_bad_lines_get_error_records_in_place_and_the_rest_is_tagged():
+    lines = [
+        json.dumps({"id": "ok-1", "text": "Selling MDMA 84% 10 grams for 0.004 BTC, escrow only."}).encode(),
+        b'{"id": "broken", "text": "no closing quote}',
+        json.dumps({"id": "no-text", "body": "x"}).encode(),
+        b'{"id": "latin1", "text": "caf\xe9"}',
+        b'{"id": "nul", "text": "a\x00b"}',
+        json.dumps({"id": "escaped-nul", "text": "a\u0000b"}).encode(),
+        json.dumps({"id": "number", "text": 42}).encode(),
+        b"[1, 2, 3]",
+        b"",
+        json.dumps({"id": "ok-2", "text": "1 x US DEAD FULLZ"}).encode(),
+    ]
+    proc = run_tag(b"\n".join(lines) + b"\n", "--chunk-lines", "3")
+    assert proc.returncode == 0, proc.stderr
+    out = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    # one record per non-blank line, in input order
+    assert [o.get("id") for o in out] == ["ok-1", None, "no-text", None, None, "escaped-nul", "number", None, "ok-2"]
+    assert out[0]["categories"] == ["drugs"] and out[-1]["categories"] == ["leaked_data"]
+    errors = {o["line"]: o["error"] for o in out if "error" in o}
+    assert set(errors) == {2, 3, 4, 5, 6, 7, 8}
+    assert errors[2].startswith("not JSON") and errors[3] == "no string 'text'" and errors[4].startswith("not UTF-8")
+    assert errors[5] == "NUL byte in the input line" and "NUL" in errors[6] and "int" in errors[7]
+    assert errors[8] == "not a JSON object"
+    stderr = proc.stderr.decode()
+    for number in errors:
+        assert f"line {number}: " in stderr
+    assert "7 input line(s) not tagged" in stderr
+
+
+def test_a_50_mb_line_is_reported_not_read_and_memory_stays_bounded():
+    big = json.dumps({"id": "big", "text": "ivory " * (50 * 1024 * 1024 // 6)}).encode()
+    assert len(big) > 50 * 1024 * 1024
+    data = json.dumps({"id": "a", "text": "Raw ivory tusks 12 kg for sale"}).encode() + b"\n" + big + b"\n" + \
+        json.dumps({"id": "b", "text": "ARCTIC WOLF HEROIN 0.5G AAA+"}).encode() + b"\n"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = run_tag(data, "--max-line-bytes", str(4 * 1024 * 1024))
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert proc.returncode == 0, proc.stderr
+    out = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert [o["id"] for o in out] == ["a", None, "b"]
+    assert out[0]["categories"] == ["wildlife"] and out[2]["categories"] == ["drugs"]
+    assert out[1]["line"] == 2 and "longer than 4194304 bytes" in out[1]["error"]
+    assert "line 2: line longer than" in proc.stderr.decode()
+    # the 50 MB line was skipped in pieces: the tagger process never held it (spaCy + model ≈ 250 MB)
+    assert max(before, peak_kb) < 600 * 1024
