@@ -122,3 +122,14 @@ def test_export_a_past_crawl_by_its_id(env: dict) -> None:
     assert run("evidence", "verify", str(out))[0] == 0
     code, _, stderr = run("evidence", "export", "--crawl", "no-such-crawl", "--out", str(env["tmp"] / "none"))
     assert code == 1 and "Nothing to export" in stderr
+
+
+def test_pivot_on_a_personal_identifier_is_audited(env: dict) -> None:
+    code, _, stderr = run("pivot", EMAIL, "--json")
+    assert code == 0, stderr
+    _, out, _ = run("evidence", "audit", "--json")
+    last = json.loads(out.splitlines()[-1])["payload"]
+    assert last["action"] == "pii_lookup" and last["what"]["via"] == "cli pivot" and last["what"]["kind"] == "email"
+    code, _, _ = run("pivot", MARKET, "--json")  # a public identifier: not a lookup of personal data
+    _, out2, _ = run("evidence", "audit", "--json")
+    assert code == 0 and len(out2.splitlines()) == len(out.splitlines())

@@ -146,6 +146,11 @@ def pivot_cmd(value: str, kind: str | None, as_json: bool) -> None:
         value = sys.stdin.read()
     es, names = _connect()
     result = pivot_lookup(es, names, value, kind)
+    if not result["public"]:  # a pivot on a personal identifier is a lookup of personal data: audited
+        from onionwatch.commands.evidence import actor, audit
+
+        audit("pii_lookup", who=actor(None), results=len(result["occurrences"]),
+              what={"ident_id": result.get("ident_id"), "kind": result["kind"], "by": "value", "via": "cli pivot"})
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
