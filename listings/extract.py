@@ -269,7 +269,9 @@ class ListingExtractor:
         out = list(title)
         for hit in finder.find(title):
             if hit.kind in PERSONAL_KINDS and hit.end > hit.start:
-                out[hit.start:hit.end] = "•" * (hit.end - hit.start)
+                span = title[hit.start:hit.end]
+                masked = mask(hit.kind, span)
+                out[hit.start:hit.end] = masked if len(masked) == len(span) else "•" * len(span)
         masked = "".join(out)
         return _LONG_DIGITS.sub(lambda m: m.group()[:2] + "•" * (len(m.group()) - 2), masked)
 

@@ -25,7 +25,7 @@ class Listing:
     """One offer as a market shows it. Missing parts are None; one listing keeps its
     ``listing_id`` across re-crawls and mirrors (market + vendor + normalised title)."""
 
-    listing_id: str
+    listing_id: str = field(metadata={"doc": "hash of market, vendor_norm and title_norm (32 hex)"})
     market: str = field(metadata={"doc": "the market: a site rule's name, else the onion"})
     title: str = field(metadata={"doc": "as shown (personal identifiers masked, capped)"})
     price: float | None = field(default=None, metadata={"doc": "first stated price (lower bound of a range)"})
@@ -38,15 +38,15 @@ class Listing:
     vendor: str | None = field(default=None, metadata={"doc": "vendor name as shown"})
     vendor_norm: str = field(default="", metadata={"doc": "vendor name normalised (case, width, punctuation dropped): what vendors are matched by"})
     title_norm: str = field(default="", metadata={"doc": "title normalised: with market and vendor_norm, the listing's identity"})
-    ships_from: str | None = None
-    ships_to: str | None = None
+    ships_from: str | None = field(default=None, metadata={"doc": "where it ships from, as written"})
+    ships_to: str | None = field(default=None, metadata={"doc": "where it ships to, as written"})
     category: str | None = field(default=None, metadata={"doc": "the tagger's category (leaked_data, drugs, wildlife)"})
     site_category: str | None = field(default=None, metadata={"doc": "the market's own category"})
     listed_at: str | None = field(default=None, metadata={"doc": "date the market says it was listed (YYYY-MM-DD)"})
-    lang: str | None = None
-    url: str = ""
-    onion: str = ""
-    fetched_at: str = ""
+    lang: str | None = field(default=None, metadata={"doc": "language of the listing's block or page (ISO 639-1)"})
+    url: str = field(default="", metadata={"doc": "the page it was seen on"})
+    onion: str = field(default="", metadata={"doc": "that page's onion"})
+    fetched_at: str = field(default="", metadata={"doc": "when that page was fetched (RFC 3339)"})
     source: str = field(default="", metadata={"doc": "what found it: jsonld, microdata, labels, table, blocks, rule:<name>"})
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,14 +61,14 @@ class Identifier:
     value_hash: str = field(metadata={"doc": "HMAC-SHA256 (hex) of the normalised value with the PII key (enrich's pii_hash for email, phone, crypto, onion)"})
     masked: str = field(metadata={"doc": "masked form (public kinds: first and last characters kept)"})
     display: str = field(metadata={"doc": "clear value for public kinds, the masked form for personal data"})
-    url: str = ""
-    onion: str = ""
-    listing_id: str | None = None
+    url: str = field(default="", metadata={"doc": "the page it was seen on"})
+    onion: str = field(default="", metadata={"doc": "that page's onion"})
+    listing_id: str | None = field(default=None, metadata={"doc": "the listing it belongs to (it was in that listing's block, or on its page)"})
     vendor: str | None = field(default=None, metadata={"doc": "the vendor (or forum author) it belongs to, when the page says"})
-    vendor_norm: str = ""
+    vendor_norm: str = field(default="", metadata={"doc": "vendor normalised, as in Listing"})
     key_id: str | None = field(default=None, metadata={"doc": "PGP: the 16-hex-digit key id"})
     source: str = field(default="text", metadata={"doc": "text, link or pgp_block"})
-    fetched_at: str = ""
+    fetched_at: str = field(default="", metadata={"doc": "when the page was fetched (RFC 3339)"})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
