@@ -55,7 +55,7 @@ def create_app(backend: Backend, tokens: TokenStore, secret_key: bytes, *, secur
                audit: Any = None) -> Flask:
     """The app over one backend. ``secure_cookie`` for deployments behind HTTPS; ``audit`` an
     evidence.AuditLog (admins read it at /audit; raw snapshot downloads are recorded in it)."""
-    from onionwatch.web import api, auth, views
+    from onionwatch.web import api, auth, listing_views, views
     from onionwatch.web import audit as audit_views
 
     app = Flask(__name__)
@@ -73,6 +73,7 @@ def create_app(backend: Backend, tokens: TokenStore, secret_key: bytes, *, secur
     app.extensions["onionwatch"] = {"backend": backend, "tokens": tokens, "audit": audit}
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(listing_views.bp)  # listing search, vendor and identifier pages
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(audit_views.bp)
 
