@@ -15,8 +15,9 @@ Pipeline (near-linear in the number of onions):
 4. Inside a group, payment identifiers split operators: members that share a payment
    address (or show none) are mirrors of one site; a member whose payment addresses are
    all different is a *clone* (same content, other money: the phishing pattern) and is a
-   site of its own, ``clone_of`` the reference site. The reference is the family holding
-   the previous run's site id, else the earliest-seen address with payment identifiers.
+   site of its own, ``clone_of`` the reference site. The reference (the original) is the
+   family the group's pages link to as mirrors (a clone copies the mirror list, which
+   points at the original), then the family with more addresses, then the earliest seen.
 5. Site ids are persisted by the caller and passed back in as ``previous``: a site keeps
    the id held by its earliest-seen member, so ids never shuffle when a mirror joins,
    two sites merge (the older id wins) or a site splits (the part holding the earliest
@@ -67,6 +68,7 @@ class Doc:
     pgp: Iterable[str] = ()
     payment: Iterable[str] = ()
     first_seen: str | None = None
+    links: Iterable[str] = ()  # onion hosts its pages link to or name (e.g. an "official mirrors" list)
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,8 @@ def cluster(docs: Sequence[Doc], previous: Mapping[str, str] | None = None,
     params = params or Params()
     previous = dict(previous or {})
     docs = [Doc(d.onion.lower(), d.text or "", d.title or "", d.template, d.favicon, identifier_set(d.pgp),
-                identifier_set(d.payment), d.first_seen) for d in docs]
+                identifier_set(d.payment), d.first_seen, frozenset(x.lower() for x in d.links or ()))
+            for d in docs]
     if len({d.onion for d in docs}) != len(docs):
         raise ValueError("each onion may appear once")
     n = len(docs)
@@ -215,7 +218,7 @@ def cluster(docs: Sequence[Doc], previous: Mapping[str, str] | None = None,
     families: list[tuple[list[int], bool, int]] = []  # (members, is_clone, group key)
     for key, members in groups.items():
         members.sort(key=order.__getitem__)
-        for fam, clone in _split_by_payment(members, docs, previous):
+        for fam, clone in _split_by_payment(members, docs):
             families.append((fam, clone, key))
 
     taken: set[str] = set()
@@ -271,8 +274,7 @@ def cluster(docs: Sequence[Doc], previous: Mapping[str, str] | None = None,
     return Result(members, sites, params, candidates, edges, merged)
 
 
-def _split_by_payment(members: list[int], docs: Sequence[Doc],
-                      previous: Mapping[str, str]) -> list[tuple[list[int], bool]]:
+def _split_by_payment(members: list[int], docs: Sequence[Doc]) -> list[tuple[list[int], bool]]:
     """[(family, is_clone)] for one content group; members sorted by first seen."""
     if len(members) == 1:
         return [(members, False)]
@@ -285,16 +287,21 @@ def _split_by_payment(members: list[int], docs: Sequence[Doc],
             else:
                 owner[value] = pos
     paying = [pos for pos, i in enumerate(members) if docs[i].payment]
-    if len({uf.find(p) for p in paying}) <= 1:
+    roots = {uf.find(p) for p in paying}
+    if len(roots) <= 1:
         return [(members, False)]
-    # the reference family: the one holding the oldest previous (non-clone) id, else the
-    # earliest-seen member with payment identifiers; members without any join it
-    ref_root = uf.find(paying[0])
-    held = [(pos, previous[docs[i].onion]) for pos, i in enumerate(members) if docs[i].onion in previous]
-    for pos, _sid in held:
-        if docs[members[pos]].payment:
-            ref_root = uf.find(pos)
-            break
+    # the reference family (the original operator): the one the group's own pages point to
+    # as its mirrors (a phishing clone copies the page, mirror list included, so its links
+    # endorse the original), then the one with more addresses, then the earliest seen;
+    # members without payment identifiers join it
+    linked = [o for i in members for o in docs[i].links]
+
+    def score(root: int) -> tuple[int, int, int]:
+        fam = {docs[members[p]].onion for p in range(len(members)) if docs[members[p]].payment and uf.find(p) == root}
+        first = min(p for p in paying if uf.find(p) == root)
+        return (sum(1 for o in linked if o in fam), len(fam), -first)
+
+    ref_root = max(roots, key=score)
     fams: dict[int, list[int]] = {}
     for pos, i in enumerate(members):
         root = uf.find(pos) if docs[i].payment else ref_root

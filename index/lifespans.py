@@ -233,6 +233,8 @@ def histories(es: Elasticsearch, names: Names, sites: Mapping[str, Mapping[str, 
     ``seized`` status if the crawler recorded one) joined with its checks (streamed in onion
     order, so memory holds one service's checks at a time) and its site assignment."""
     sites = sites or {}
+    # writers leave visibility to the refresh interval; read what has been written until now
+    es.indices.refresh(index=f"{names.services},{names.checks}", ignore_unavailable=True)
     out: dict[str, History] = {}
     for s in _scan(es, names.services, [{"onion": "asc"}],
                    ["onion", "first_seen", "last_seen", "categories", "langs", "status", "seized_at"]):

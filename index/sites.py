@@ -87,34 +87,40 @@ def listing(es: Elasticsearch, names: Names) -> list[dict[str, Any]]:
 def cluster_input(es: Elasticsearch, names: Names) -> Iterator[dict[str, Any]]:
     """Per onion, what clustering compares: the text and title of its entry page (lowest
     depth, then shortest URL, then earliest), the sha256 of that page (for structural hashes
-    from its snapshot), payment identifier hashes from all its pages, and first_seen."""
+    from its snapshot), payment identifier hashes and linked onions from all its pages, and
+    first_seen."""
+    # writers leave visibility to the refresh interval; read what has been written until now
+    es.indices.refresh(index=f"{names.pages},{names.services}", ignore_unavailable=True)
     first_seen = {h["_source"]["onion"]: h["_source"].get("first_seen")
                   for h in _scan(es, names.services, [{"onion": "asc"}], source=["onion", "first_seen"])}
     current: str | None = None
     best: dict[str, Any] | None = None
     payment: set[str] = set()
+    links: set[str] = set()
 
     def done() -> dict[str, Any] | None:
         if current is None or best is None:
             return None
         return {"onion": current, "text": (best.get("text") or "")[:MAX_TEXT], "title": best.get("title") or "",
                 "sha256": best.get("sha256"), "url": best.get("url"), "payment": sorted(payment),
-                "first_seen": first_seen.get(current)}
+                "links": sorted(links - {current}), "first_seen": first_seen.get(current)}
 
     for h in _scan(es, names.pages, [{"onion": "asc"}, {"depth": "asc"}, {"fetched_at": "asc"}, {"doc_id": "asc"}],
-                   source=["onion", "url", "title", "text", "depth", "sha256", "entities", "fetched_at"]):
+                   source=["onion", "url", "title", "text", "depth", "sha256", "entities", "fetched_at",
+                           "onion_links"]):
         s = h["_source"]
         if s["onion"] != current:
             item = done()
             if item:
                 yield item
-            current, best, payment = s["onion"], None, set()
+            current, best, payment, links = s["onion"], None, set(), set()
         if best is None or (s.get("depth") or 0, len(s.get("url") or "")) < (best.get("depth") or 0,
                                                                              len(best.get("url") or "")):
             best = s
         for e in s.get("entities") or []:
             if e.get("label") in PAYMENT_LABELS and e.get("hash"):
                 payment.add(e["hash"])
+        links.update(o.lower() for o in s.get("onion_links") or [])
     item = done()
     if item:
         yield item

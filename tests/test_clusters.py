@@ -111,6 +111,28 @@ def test_a_merge_keeps_the_older_id_and_a_split_keeps_the_id_with_its_founder() 
     assert split.members[onion(2)].site_id != ida
 
 
+def test_the_original_is_the_one_its_mirror_list_points_to() -> None:
+    """A clone seen first, or with as many addresses, does not become the original: the
+    copied mirror list links the real mirrors."""
+    mirror_list = [onion(1), onion(2)]
+    pay, fake = ["bc1qreal"], ["bc1qfake"]
+    docs = [Doc(onion(9), page(MARKET, seed=9), "Market", payment=fake, links=mirror_list,
+                first_seen="2026-01-01T00:00:00Z"),
+            Doc(onion(8), page(MARKET, seed=8), "Market", payment=fake, links=mirror_list,
+                first_seen="2026-01-01T01:00:00Z"),
+            Doc(onion(1), page(MARKET, seed=1), "Market", payment=pay, links=mirror_list,
+                first_seen="2026-01-02T00:00:00Z"),
+            Doc(onion(2), page(MARKET, seed=2), "Market", payment=pay, links=mirror_list,
+                first_seen="2026-01-03T00:00:00Z")]
+    result = cluster(docs)
+    assert {o: m.role for o, m in result.members.items()} == {
+        onion(1): MIRROR, onion(2): MIRROR, onion(9): CLONE, onion(8): CLONE}
+    assert result.members[onion(9)].clone_of == result.members[onion(1)].site_id
+    # without links the larger family wins, then the earliest seen
+    plain = [Doc(d.onion, d.text, d.title, payment=d.payment, first_seen=d.first_seen) for d in docs[1:]]
+    assert cluster(plain).members[onion(8)].role == CLONE
+
+
 def test_thin_pages_stay_alone() -> None:
     docs = [Doc(onion(i), "It works!", "Apache2 Default Page", first_seen="2026-01-01T00:00:00Z") for i in range(4)]
     result = cluster(docs)

@@ -80,7 +80,8 @@ def test_sites_command_groups_mirrors_and_flags_the_clone(es: Elasticsearch, es_
     assert writer.flush().ok
 
     out = json.loads(_cli(["sites", "--json"], es_url, names.prefix, str(tmp_path)))
-    assert out["summary"] == {"sites": 3, "addresses": 5, "clones": 1}  # 1 market (3 addresses) + 2 forums
+    # 1 market (3 addresses) + 2 forums; 1 clone (1 address)
+    assert out["summary"] == {"sites": 3, "addresses": 5, "clones": 1, "clone_addresses": 1}
     (market,) = out["sites"]  # groups of 2+ only
     assert (market["mirrors"], market["clones"], market["title"]) == (3, 1, "Green Scale Market")
     roles = {o["onion"]: o["role"] for o in market["onions"]}
@@ -101,7 +102,7 @@ def test_sites_command_groups_mirrors_and_flags_the_clone(es: Elasticsearch, es_
     assert len(again["sites"]) == 3  # --all lists the single-address forums too
 
     text = _cli(["sites", "--no-update"], es_url, names.prefix, str(tmp_path))
-    assert text.splitlines()[0] == "3 sites (6 addresses as mirrors), 1 clones"
+    assert text.splitlines()[0] == "3 sites (6 addresses as mirrors), 1 clones (1 addresses)"
     assert f"clone   {CLONE}" in text
 
     # the counts follow the clusters: 1 market site + 2 forums, the clone apart

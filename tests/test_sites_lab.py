@@ -52,7 +52,7 @@ def lab_records(names: tuple[str, ...]) -> tuple[list[dict[str, Any]], dict[str,
                     "fetched_at": datetime(2026, 3, 1 + len(out) % 5, 10, n % 60, tzinfo=timezone.utc)
                     .isoformat().replace("+00:00", "Z"),
                     "content_type": "text/html", "title": page.title, "text": page.text, "links": page.links,
-                    "onion_links": find_onions(" ".join(page.links)), "lang": page.lang or "und",
+                    "onion_links": find_onions(" ".join([page.text, *page.links])), "lang": page.lang or "und",
                     "sha256": hashlib.sha256(raw).hexdigest(), "size": len(raw), "raw": raw,
                     "depth": 0 if path == "/" else 1, "crawl_id": "lab-test",
                 })

@@ -17,7 +17,8 @@ from elasticsearch import Elasticsearch
 
 import clusters
 import index
-from index import lifespans, sites as site_index
+from index import lifespans
+from index import sites as site_index
 from onionwatch import es_server, settings
 
 
@@ -35,7 +36,8 @@ def recluster(es: Elasticsearch, names: index.Names, snapshot_key: bytes | None 
             except (index.SnapshotError, KeyError, ValueError):
                 raw = None  # structure is supporting evidence only: text still decides
         docs.append(clusters.Doc(item["onion"], item["text"], item["title"], clusters.template_hash(raw),
-                                 clusters.favicon_hash(raw), (), item["payment"], item.get("first_seen")))
+                                 clusters.favicon_hash(raw), (), item["payment"], item.get("first_seen"),
+                                 item["links"]))
     result = clusters.cluster(docs, {o: a["site_id"] for o, a in previous.items()}, params)
     by_onion = {d.onion: d for d in docs}
     members = [{"onion": m.onion, "site_id": m.site_id, "group": m.group, "role": m.role, "clone_of": m.clone_of,
@@ -50,7 +52,8 @@ def recluster(es: Elasticsearch, names: index.Names, snapshot_key: bytes | None 
 
 
 def _text(listing: list[dict[str, Any]], summary: dict[str, Any]) -> str:
-    lines = [f"{summary['sites']} sites ({summary['addresses']} addresses as mirrors), {summary['clones']} clones"]
+    lines = [f"{summary['sites']} sites ({summary['addresses']} addresses as mirrors), {summary['clones']} clones "
+             f"({summary['clone_addresses']} addresses)"]
     for s in listing:
         lines.append(f"\n{s['site_id']}  {s.get('title') or ''}  ({s['mirrors']} mirrors, {s['clones']} clones)")
         for o in s["onions"]:
@@ -75,7 +78,8 @@ def sites(as_json: bool, update: bool, show_all: bool) -> None:
     run = recluster(es, names, settings.snapshot_key()) if update else None
     listing = site_index.listing(es, names)
     summary = {"sites": sum(1 for s in listing if s["mirrors"]), "addresses": sum(s["mirrors"] for s in listing),
-               "clones": sum(s["clones"] for s in listing)}
+               "clones": len({o["site_id"] for s in listing for o in s["onions"] if o["role"] == "clone"}),
+               "clone_addresses": sum(s["clones"] for s in listing)}
     shown = listing if show_all else [s for s in listing if len(s["onions"]) > 1]
     if as_json:
         click.echo(json.dumps({"summary": summary, "method": (run or {}).get("method") or clusters.Params().describe(),
