@@ -17,6 +17,7 @@ any lookup; payloads show them masked.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -64,6 +65,15 @@ def listing_snippet(listing: dict[str, Any]) -> str:
     return " — ".join(parts)
 
 
+def listing_fingerprint(listing: dict[str, Any]) -> str:
+    """One alert per sale: a vendor's listing of one title is the same sale on a mirror (or a
+    second market) whatever the onion; a listing without vendor is its own listing."""
+    if listing.get("vendor_norm"):
+        key = f"{listing['vendor_norm']}\x1f{listing.get('title_norm') or ''}"
+        return "listing:" + hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"listing:{listing['listing_id']}"
+
+
 def _page_sha(es: Elasticsearch, names: Names, page_id: str | None) -> str | None:
     if not page_id:
         return None
@@ -101,7 +111,7 @@ def scan_listings(es: Elasticsearch, names: Names, rule: Rule, channels: list[st
                                                 vendor_norms=vendors, onions=rule.onions):
         matched += 1
         latest = listing["indexed_at"]
-        fp = f"listing:{listing['listing_id']}"
+        fp = listing_fingerprint(listing)
         queued += _enqueue(es, names, rule, channels, now, fp, listing_payload(es, names, rule, listing, fp),
                            listing["indexed_at"])
     return matched, queued, latest
