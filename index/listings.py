@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, TransportError
 from elasticsearch.helpers import streaming_bulk
 
 from index import identifiers as ident_store
@@ -273,8 +273,15 @@ class ListingStore:
 
 def store(es: Elasticsearch, names: Names, records: Sequence[Mapping[str, Any]],
           errors: Sequence[str | None] | None = None) -> list[str | None]:
-    """The sink's one call: listings and identifiers of the records whose pages were stored."""
-    return ListingStore(es, names).store(records, errors)
+    """The sink's one call, after the page write: the listings and identifiers of the records
+    whose pages were stored. One error (or None) per record: a record whose listings could not
+    be written gets an error (the writes are idempotent, so storing it again is safe)."""
+    try:
+        return ListingStore(es, names).store(records, errors)
+    except (TransportError, ApiError) as exc:
+        reason = f"listings not stored: {type(exc).__name__}"
+        return [e or (reason if r.get("listings") or r.get("identifiers") else None)
+                for e, r in zip(errors or [None] * len(records), records, strict=True)]
 
 
 # -- searching ---------------------------------------------------------------------------------
