@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import configs
 from index.client import connect
+from index.listings import store as store_listings
 from index.names import Names
 from index.schema import setup
 from index.writer import PageWriter
@@ -62,7 +63,8 @@ class IndexSink:
         return cls(PageWriter(es, names, snapshot_key=key, config_dir=config_dir))
 
     def store(self, records: list[Mapping[str, Any]]) -> list[str | None]:
-        return self.writer.store(records)
+        # then the listings and identifiers the crawl attached (index/listings.py)
+        return store_listings(self.writer.es, self.writer.names, records, self.writer.store(records))
 
     def close(self) -> None:
         try:
