@@ -231,6 +231,9 @@ WALL_EVIDENCE = "onionwatch_wall_evidence"
 _SESSION_GEN = "onionwatch_session_gen"
 _RELOGINS = "onionwatch_relogins"
 WAITING_WALLS = ("queue", "rate_limited")
+# A page asked again after this many re-logins is recorded as login_required; a site where no
+# page gets through after logging in is stopped sooner, by the profile's max_lost_in_a_row.
+MAX_RELOGINS_PER_PAGE = 4
 _REDIRECTS = (301, 302, 303, 307, 308)
 _REFRESH_RE = re.compile(rb"""(?i)<meta[^>]+http-equiv=["']?refresh["']?[^>]*content=["']?\s*(\d+(?:\.\d+)?)""")
 
@@ -362,6 +365,9 @@ class SiteSessions:
         encoding = getattr(response, "encoding", None) or "utf-8"
         return rules.classify(response.status, headers, response.url, response.body, encoding)
 
+    def slow_down(self, request: Request, seconds: float) -> None:
+        _slow_down(self.crawler, request, seconds)
+
     async def download(self, request: Request):
         """A request through every downloader middleware (redirects followed), not scheduled."""
         return await self.crawler.engine.download_async(request)
@@ -386,6 +392,20 @@ class SiteSessions:
         return st
 
     async def _login(self, onion: str, profile: Profile, st: _Session) -> None:
+        """Log in, trying again at once after a refusal (a form that expired while other
+        pages set new cookies looks like one) up to the profile's max_failures in a row."""
+        while True:
+            refused = await self._login_once(onion, profile, st)
+            if refused is None:
+                return
+            st.failures += 1
+            self.stats.inc_value("onionwatch/login/refused")
+            if st.failures >= profile.max_failures:
+                raise self._give_up(onion, st, LoginFailed, f"{refused}; {st.failures} failed logins in a row: giving up")
+            logger.debug("%s (%d of at most %d)", refused, st.failures, profile.max_failures)
+
+    async def _login_once(self, onion: str, profile: Profile, st: _Session) -> str | None:
+        """One login; None when it worked, else why it was refused."""
         login = profile.login
         assert login is not None
         site = f"site {profile.name} ({onion[:12]}…)"
@@ -394,38 +414,34 @@ class SiteSessions:
                                                       f"(session.max_logins): not logging in again")
         st.logins += 1
         self.stats.inc_value("onionwatch/login/attempts")
-        if st.logins > 1:
-            self.stats.inc_value("onionwatch/login/relogins")
         creds = self.credentials[profile.name]
         meta = {INTERNAL: True, "dont_retry": True, "handle_httpstatus_all": True}
         page = await self.download(Request(urljoin(f"http://{onion}/", login.url), dont_filter=True, meta=dict(meta)))
         forms = page.css(login.form) if isinstance(page, TextResponse) else []
         if not forms:
-            return self._login_refused(onion, profile, st, f"{site}: no login form ({login.form}) at {login.url}")
+            return f"{site}: no login form ({login.form}) at {login.url}"
         data = {**login.fields, login.user_field: creds.user.reveal(), login.password_field: creds.password.reveal()}
         try:
             form = form2request(forms[0], data).to_scrapy(callback=None, dont_filter=True, meta=dict(meta))
         except ValueError as exc:
-            return self._login_refused(onion, profile, st, f"{site}: cannot submit the login form: {exc}")
+            return f"{site}: cannot submit the login form: {exc}"
         result = await self.download(form)
         text = result.text if isinstance(result, TextResponse) else ""
         if login.locked.search(text):
-            raise self._give_up(onion, st, AccountLocked, f"{site}: the account is locked: no further login attempts")
+            exc = self._give_up(onion, st, AccountLocked, f"{site}: the account is locked: no further login attempts")
+            exc.response = result
+            raise exc
         refused = (login.failed.search(text) if login.failed else None) or (
             isinstance(result, TextResponse) and result.css(login.form)) or result.status >= 400
         if refused:
-            return self._login_refused(onion, profile, st, f"{site}: the login was refused (HTTP {result.status})")
+            return f"{site}: the login was refused (HTTP {result.status})"
         st.logged_in, st.failures = True, 0
         st.generation += 1
         self.stats.inc_value("onionwatch/login/ok")
+        if st.logins > 1:
+            self.stats.inc_value("onionwatch/login/relogins")
         logger.info("%s: logged in%s", site, f" again (login {st.logins})" if st.logins > 1 else "")
-
-    def _login_refused(self, onion: str, profile: Profile, st: _Session, message: str) -> None:
-        st.failures += 1
-        self.stats.inc_value("onionwatch/login/refused")
-        if st.failures >= profile.max_failures:
-            raise self._give_up(onion, st, LoginFailed, f"{message}; {st.failures} failed logins in a row: giving up")
-        raise LoginFailed(f"{message} ({st.failures} of at most {profile.max_failures})")
+        return None
 
     def lost(self, profile: Profile, response, verdict: Verdict | None) -> bool:
         """A logged-in page that shows the login form (or the profile's marker) instead."""
@@ -452,7 +468,7 @@ class SiteSessions:
         if st.gave_up is not None:
             raise st.gave_up(st.gave_up_msg)
         tries = request.meta.get(_RELOGINS, 0)
-        if tries >= 2:  # this page keeps showing the login form: record it as walled
+        if tries >= MAX_RELOGINS_PER_PAGE:  # this page keeps showing the login form: record it as walled
             return self.mark(request, response, Verdict("login_required", 0.0, (why,), None))  # type: ignore[arg-type]
         logger.debug("%s: session lost (%s) at %s", site, why, request.url)
         meta = {k: v for k, v in request.meta.items() if k not in (WALL, WALL_EVIDENCE)}
@@ -477,6 +493,8 @@ class SiteSessions:
         if verdict.wall == "queue":  # queues admit by cookie: keep this onion's cookies from now on
             st = self.session(onion, cookies=True)
             st.jar.extract_cookies(response, request)
+        else:
+            self.slow_down(request, wait_seconds(response, verdict.rule.wait if verdict.rule else {}))
         while True:
             delay = wait_seconds(response, verdict.rule.wait if verdict.rule else {})
             if time.monotonic() - started + delay > limit:
@@ -500,6 +518,17 @@ class SiteSessions:
         self.say_once(onion, verdict.wall, "%s… still behind a %s wall after %.0f s: recorded as %s",
                       onion[:12], verdict.wall, time.monotonic() - started, verdict.wall)
         return response, verdict
+
+
+def _slow_down(crawler, request: Request, seconds: float) -> None:
+    """A site that rate-limits us gets one request at a time from now on, at least
+    ``seconds`` apart (capped at 5 s), in its download slot."""
+    downloader = crawler.engine.downloader
+    slot = downloader.slots.get(downloader.get_slot_key(request))
+    if slot is not None and (slot.concurrency > 1 or slot.delay < min(seconds, 5.0)):
+        slot.concurrency = 1
+        slot.delay = max(slot.delay, min(seconds, 5.0))
+        crawler.stats.inc_value("onionwatch/walls/rate_limited_slowed_down")
 
 
 def wait_seconds(response, wait: Mapping[str, Any]) -> float:
@@ -596,6 +625,15 @@ class WallMiddleware:
     async def process_response(self, request: Request, response):
         if request.meta.get(INTERNAL) or request.meta.get(WALL) or not isinstance(response, TextResponse):
             return response
+        try:
+            return await self._look(request, response)
+        except IgnoreRequest:
+            raise
+        except Exception:  # a bug here must not cost the page: keep it as it came, and say so
+            logger.exception("wall check failed for %s; the page is kept as it came", request.url)
+            return response
+
+    async def _look(self, request: Request, response):
         onion = onion_of_url(response.url) or onion_of_url(request.url)
         if onion is None:
             return response

@@ -76,6 +76,24 @@ def web_secret_key() -> bytes:
     return _key_from_env_or_file("ONIONWATCH_WEB_SECRET", "web-secret.key")
 
 
+def sites_dirs() -> list[Path]:
+    """Where the crawler's site profiles are: $ONIONWATCH_SITES (directories separated by
+    os.pathsep), else the shipped configs/sites."""
+    value = os.environ.get("ONIONWATCH_SITES")
+    if value:
+        return [Path(p).expanduser() for p in value.split(os.pathsep) if p]
+    import configs
+
+    return [configs.path("sites")]
+
+
+def site_secrets(names: list[str]) -> dict[str, str]:
+    """The values of the environment variables site profiles take their credentials and
+    cookies from (ONIONWATCH_SITE_<NAME>_USER, _PASSWORD, _COOKIE, or the names a profile
+    gives); unset or empty ones are left out. Never logged."""
+    return {name: os.environ[name] for name in names if os.environ.get(name)}
+
+
 def tor_socks() -> list[str]:
     """Tor SocksPort(s), host:port, when neither --socks nor a running lab gives them."""
     return [p for p in os.environ.get("ONIONWATCH_TOR_SOCKS", "127.0.0.1:9050").split(",") if p]
