@@ -100,7 +100,9 @@ def run_crawl(
 
     from crawler.spiders.onion import OnionSpider
     from crawler.tor import wait_bootstrapped
+    from onionwatch.profiles import crawl_settings
 
+    profile_settings = crawl_settings()  # site profiles: a bad one (or a missing credential) stops here
     for ctl in controls:
         host, _, port = ctl.rpartition(":")
         try:
@@ -118,6 +120,7 @@ def run_crawl(
         "LOG_INSTALL_ROOT_HANDLER": verbose,
         "ONIONWATCH_JOURNAL_DIR": str(Path(settings.home()) / "journal"),  # the capture log (evidence)
         **_store_settings(output, enrich),
+        **profile_settings,
         **(overrides or {}),
     }
     for key, value in values.items():
