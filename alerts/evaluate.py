@@ -23,6 +23,7 @@ from elasticsearch import Elasticsearch
 from alerts.channels import Deliverer, error_text, redact_channel
 from alerts.listings import scanner  # rules on listings, identifiers and vendors
 from alerts.rules import AlertConfig, Rule
+from alerts.services import scan_services  # rules on services: seized, locked out
 from index import Names
 from index import alerts as store
 
@@ -174,7 +175,8 @@ def run(
         else:
             floor = _time(wm["floor"])
             start = max(floor, _time(wm["watermark"]) - OVERLAP)
-        matched, queued, latest = (scanner(rule, pii_key) or scan)(es, names, rule, channels, _iso(start), now_s)
+        scan_fn = scan_services if rule.target == "services" else (scanner(rule, pii_key) or scan)
+        matched, queued, latest = scan_fn(es, names, rule, channels, _iso(start), now_s)
         summary.update(matched=matched, queued=queued)
         sent = deliver(es, names, deliverer, rule.name, now)
         summary.update(delivered=sent["delivered"], failed=sent["failed"])

@@ -20,7 +20,7 @@ CONFIG_FILE = "alerts.yaml"
 CHANNEL_KINDS = ("webhook", "email", "jsonl", "stdout")
 # What a rule watches: new pages, new listings, identifiers on an onion they were not on
 # before, vendors on an onion (market) they were not on before (alerts/listings.py).
-TARGETS = ("pages", "listings", "identifiers", "vendors")
+TARGETS = ("pages", "listings", "identifiers", "vendors", "services")
 
 
 class AlertConfigError(ValueError):
@@ -44,6 +44,8 @@ class Rule:
     vendors: tuple[str, ...] = ()  # listings/vendors: only these vendors (names as written)
     identifiers: tuple[str, ...] = ()  # identifiers: values (an address, a key fingerprint, a handle)
     identifier_hashes: tuple[str, ...] = ()  # identifiers: keyed hashes, for personal values kept out of files
+    statuses: tuple[str, ...] = ()  # services: a status the service took (e.g. seized; alerts/services.py)
+    failures: tuple[str, ...] = ()  # services: an outcome its last fetch ended in (e.g. account_locked)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "Rule":
@@ -60,11 +62,14 @@ class Rule:
                                                          or raw.get("vendors")):
             raise AlertConfigError(f"rule {raw['name']!r}: a {target} rule names what to watch "
                                    f"({'identifiers or identifier_hashes' if target == 'identifiers' else 'vendors'})")
+        if target == "services" and not (raw.get("statuses") or raw.get("failures")):
+            raise AlertConfigError(f"rule {raw['name']!r}: a services rule names statuses (e.g. seized) or failures")
         return cls(name=str(raw["name"]), query=str(raw.get("query") or ""), categories=tup("categories"),
                    entity_labels=tup("entity_labels") or tup("entities"), lang=tup("lang"), onions=tup("onions"),
                    new_pages_only=bool(raw.get("new_pages_only", False)), channels=tup("channels"),
                    description=str(raw.get("description") or ""), target=target, vendors=tup("vendors"),
-                   identifiers=tup("identifiers"), identifier_hashes=tup("identifier_hashes"))
+                   identifiers=tup("identifiers"), identifier_hashes=tup("identifier_hashes"),
+                   statuses=tup("statuses"), failures=tup("failures"))
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()

@@ -25,7 +25,9 @@ import httpcore2
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
 from crawler.tor import TorSocksBackend, TorSocksError, TorUnreachableError, host_digest
+from crawler.walls import SEIZED, WallRules
 
+BANNER_BYTES = 256 * 1024  # of a front page's text: what the seizure rules look at
 # Reasons that say the service is definitely not reachable at this address: no retry helps.
 PERMANENT = {"onion_bad_address", "onion_missing_client_auth", "onion_bad_client_auth"}
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -89,29 +91,48 @@ class Checker:
     descriptor_timeout: float = 30.0
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     sleep: Callable[[float], None] = time.sleep
+    walls: WallRules | None = None  # seizure banners (configs/seizure.yaml), loaded when first needed
 
     def probe(self, onion: str, attempt: int) -> dict[str, Any]:
-        """One HTTP GET / on a fresh circuit (per-onion, per-attempt SOCKS username)."""
+        """One HTTP GET / on a fresh circuit (per-onion, per-attempt SOCKS username). A front
+        page that is a law-enforcement seizure banner (configs/seizure.yaml) is ``seized``."""
         started = time.monotonic()
         try:
-            status = asyncio.run(self._get(onion, attempt))
-            return {"n": attempt, "status": "up", "reason": None, "http_status": status, "socks_code": None,
-                    "latency_ms": int((time.monotonic() - started) * 1000)}
+            status, headers, body = asyncio.run(self._get(onion, attempt))
+            out = {"n": attempt, "status": "up", "reason": None, "http_status": status, "socks_code": None,
+                   "latency_ms": int((time.monotonic() - started) * 1000)}
+            verdict = self._walls().classify(status, headers, f"http://{onion}/", body) if body else None
+            if verdict is not None and verdict.wall == SEIZED:
+                out.update(status=SEIZED, reason=SEIZED, seizure=list(verdict.evidence))
+            return out
         except Exception as exc:  # every failure is a verdict with a reason
             status, reason, code = classify(exc)
             return {"n": attempt, "status": status, "reason": reason, "http_status": None, "socks_code": code,
                     "latency_ms": int((time.monotonic() - started) * 1000)}
 
-    async def _get(self, onion: str, attempt: int) -> int:
-        """Status of GET http://onion/ through Tor (headers only), within ``timeout`` seconds."""
+    def _walls(self) -> WallRules:
+        if self.walls is None:
+            self.walls = WallRules.load()
+        return self.walls
+
+    async def _get(self, onion: str, attempt: int) -> tuple[int, dict[str, str], bytes]:
+        """GET http://onion/ through Tor within ``timeout`` seconds: status, headers and up to
+        BANNER_BYTES of a text body (enough to tell a seizure banner)."""
         host, _, port = self.socks_addr.rpartition(":")
         backend = TorSocksBackend(host or "127.0.0.1", int(port), isolation_suffix=f"-{attempt}")
         t = self.timeout
         async with httpcore2.AsyncConnectionPool(network_backend=backend, max_connections=1) as pool:
-            async def get() -> int:
+            async def get() -> tuple[int, dict[str, str], bytes]:
                 async with pool.stream("GET", f"http://{onion}/", headers=[(b"Accept", b"*/*")],
                                        extensions={"timeout": {"connect": t, "read": t, "write": t, "pool": t}}) as resp:
-                    return resp.status
+                    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in resp.headers}
+                    body = b""
+                    if headers.get("Content-Type", headers.get("content-type", "")).startswith("text/"):
+                        async for chunk in resp.aiter_stream():
+                            body += chunk
+                            if len(body) >= BANNER_BYTES:
+                                break
+                    return resp.status, headers, body[:BANNER_BYTES]
             return await asyncio.wait_for(get(), timeout=t)
 
     def descriptor(self, onion: str) -> tuple[str, str | None]:
@@ -141,7 +162,7 @@ class Checker:
         for attempt in Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=wait_exponential(multiplier=self.backoff, min=0, max=3600),
-            retry=retry_if_result(lambda t: t["status"] != "up" and t["reason"] not in PERMANENT),
+            retry=retry_if_result(lambda t: t["status"] not in ("up", SEIZED) and t["reason"] not in PERMANENT),
             retry_error_callback=lambda state: state.outcome.result(),
             sleep=self.sleep,
         ):
@@ -156,6 +177,8 @@ class Checker:
         }
         if last["status"] == "up":
             doc.update(status="up", method="http", reason=None, latency_ms=last["latency_ms"])
+        elif last["status"] == SEIZED:
+            doc.update(status=SEIZED, method="http", reason=SEIZED, latency_ms=last["latency_ms"])
         elif all(t["status"] == "unknown" for t in tries):
             doc.update(status="unknown", method="http", reason="tor_unreachable", latency_ms=None)
         else:
@@ -184,7 +207,7 @@ class Progress:
 
     def __init__(self, total: int, stream: TextIO = sys.stderr, every: float = 10.0) -> None:
         self.total, self.stream, self.every = total, stream, every
-        self.counts = {"up": 0, "down": 0, "unknown": 0}
+        self.counts = {"up": 0, "down": 0, "unknown": 0, SEIZED: 0}
         self.started = time.monotonic()
         self.last = 0.0
         self._lock = threading.Lock()
@@ -199,7 +222,8 @@ class Progress:
             done = sum(self.counts.values())
             now = time.monotonic()
             line = (f"checked {done}/{self.total}  up {self.counts['up']}  down {self.counts['down']}  "
-                    f"unknown {self.counts['unknown']}  {now - self.started:.0f}s")
+                    f"unknown {self.counts['unknown']}" + (f"  seized {self.counts[SEIZED]}" if self.counts[SEIZED] else "")
+                    + f"  {now - self.started:.0f}s")
             if self.redraw:
                 self.stream.write("\r" + line + ("\n" if done == self.total else ""))
             elif done == self.total or now - self.last >= self.every:

@@ -29,7 +29,7 @@ from index import schema
 from index.names import CHECKS, Names, month_partition, parse_time
 
 INTERVALS = ("day", "week", "month")
-STATUSES = ("up", "down", "unknown")
+STATUSES = ("up", "down", "unknown", "seized")  # seized: the front page is a seizure banner
 CHECK_FIELDS = (
     "run_id", "onion", "checked_at", "status", "method", "latency_ms", "reason", "attempts",
     "descriptor", "http_status", "evidence", "first_seen", "categories",

@@ -5,6 +5,7 @@ to a mapping version reach an index created before them."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -96,3 +97,54 @@ def test_new_mapping_fields_reach_an_existing_index(es, names, tmp_path) -> None
     schema.setup(es, names)  # the shipped mapping: adds the new fields in place
     es.index(index=names.services, id=host, document={"onion": host, "status": "seized"}, refresh=True)
     assert index.get_service(es, names, host)["status"] == "seized"
+
+
+def test_seizure_alert_fires_once_and_services_lists_it(es, names, es_url, tmp_path, monkeypatch) -> None:
+    """The shipped rule "a monitored market was seized" fires once per service, however many
+    crawls see the banner again; `onionwatch services --status seized --json` shows it."""
+    import json
+    from datetime import datetime, timedelta
+
+    from click.testing import CliRunner
+
+    import alerts as alerting
+    import configs
+    from onionwatch.cli import main
+
+    market = onion("market-to-be-seized")
+    other = onion("still-up")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "alerts.yaml").write_text(f"channels:\n  default: ['jsonl:{home}/alerts.jsonl']\n")
+    config = alerting.load_config(configs.root(), home=home)
+    rule = "a monitored market was seized"
+    t0 = datetime.now(UTC)
+    w = PageWriter(es, names, snapshot_key=KEY)
+    w.write(page_record(f"http://{market}/", "Emerald Road: ketamine 20g", categories=["drugs"],
+                        fetched_at=(t0 - timedelta(hours=2)).isoformat(timespec="seconds").replace("+00:00", "Z")))
+    w.write(page_record(f"http://{other}/", "A shop"))
+    assert w.flush().ok
+    assert alerting.run(es, names, config, rule_name=rule, now=t0)[0]["baseline"]
+    banner = "<title>THIS HIDDEN SITE HAS BEEN SEIZED</title>"
+    for hours in (1, 2, 3):  # three crawls see the banner
+        t = t0 + timedelta(hours=hours)
+        w.write(wall_record(f"http://{market}/", banner, "seized", fetched_at=t.isoformat(timespec="seconds").replace("+00:00", "Z"),
+                            wall_evidence=["phrase:en", "agency:Europol"]))
+        assert w.flush().ok
+        summary = alerting.run(es, names, config, rule_name=rule, now=t + timedelta(minutes=1))[0]
+        assert summary["queued"] == (1 if hours == 1 else 0), summary
+    sent = [json.loads(line) for line in (home / "alerts.jsonl").read_text().splitlines()]
+    assert len(sent) == 1
+    assert (sent[0]["onion"], sent[0]["event"], sent[0]["evidence"]) == (market, "seized", ["phrase:en", "agency:Europol"])
+    assert sent[0]["categories"] == ["drugs"] and sent[0]["evidence_sha256"]
+    monkeypatch.setenv("ONIONWATCH_ES_URL", es_url)
+    monkeypatch.setenv("ONIONWATCH_INDEX_PREFIX", names.prefix)
+    monkeypatch.setenv("ONIONWATCH_HOME", str(home))
+    out = CliRunner().invoke(main, ["services", "--status", "seized", "--json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.output)["services"]
+    assert [r["onion"] for r in rows] == [market]
+    assert set(rows[0]) >= {"onion", "status", "wall", "first_seen", "last_seen", "last_checked"}
+    assert rows[0]["status"] == "seized" and rows[0]["wall"] == "seized" and rows[0]["seizure"]["evidence"]
+    everyone = json.loads(CliRunner().invoke(main, ["services", "--json"]).output)["services"]
+    assert {r["onion"]: r["status"] for r in everyone} == {market: "seized", other: "up"}

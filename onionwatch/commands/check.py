@@ -46,8 +46,8 @@ def run_once(es: Any, names: index.Names, targets: list[Target], checker: Checke
     statuses = Counter(d["status"] for d in docs)
     return {
         "run_id": checker.run_id, "services": len(docs), "stored": stored, "store_failed": len(failed),
-        "up": statuses["up"], "down": statuses["down"], "unknown": statuses["unknown"],
-        "reasons": dict(Counter(d["reason"] for d in docs if d["status"] != "up")),
+        "up": statuses["up"], "down": statuses["down"], "unknown": statuses["unknown"], "seized": statuses["seized"],
+        "reasons": dict(Counter(d["reason"] for d in docs if d["status"] not in ("up", "seized"))),
         "checks": sorted(docs, key=lambda d: d["onion"]),
     }
 
@@ -96,7 +96,8 @@ def check_cmd(all_: bool, onions: tuple[str, ...], every: str | None, concurrenc
             click.echo(json.dumps(summary, ensure_ascii=False))
         else:
             click.echo(f"run {summary['run_id']}: {summary['services']} services, up {summary['up']}, "
-                       f"down {summary['down']} {summary['reasons']}, unknown {summary['unknown']}; "
+                       f"down {summary['down']} {summary['reasons']}, unknown {summary['unknown']}, "
+                       f"seized {summary['seized']}; "
                        f"stored {summary['stored']}, store failures {summary['store_failed']}")
         if summary["store_failed"]:
             raise SystemExit(1)
