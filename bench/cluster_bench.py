@@ -12,8 +12,9 @@ mirrors are:
   (varying boilerplate), shuffled content blocks (reordered), a dropped block or an
   added news block, 3% of words replaced or inserted at random (injected noise), live
   numbers (prices, counters), sometimes a different DOM skeleton;
-- 75% of sites have one address, 17% 2-3, 8% 4-12; 3% of sites have a phishing clone
-  (same content, other payment addresses, PGP block copied).
+- 75% of sites have one address, 17% 2-3, 8% 4-12; half of the multi-address sites list
+  their mirrors on the page; 3% of sites have a phishing clone (same content, other payment
+  addresses, PGP block and mirror list copied).
 
 Scores: pairwise precision/recall of the *content groups* (site + its clones) and of the
 *sites* (a clone is its own site), and clone flags (precision/recall of role=clone).
@@ -132,16 +133,18 @@ class Generator:
             variants = [(f"s{s}", payment, False)] * n_addr
             if rng.random() < 0.03:
                 variants += [(f"s{s}c{k}", [f"bc1q{rng.getrandbits(128):032x}"], True) for k in range(rng.randint(1, 2))]
-            for op, pay, is_clone in variants:
+            hosts = [self.onion() for _ in variants]
+            # half the multi-address sites list their mirrors on the page (a clone copies the list)
+            mirror_list = hosts[:n_addr] if n_addr > 1 and rng.random() < 0.5 else []
+            for (op, pay, is_clone), o in zip(variants, hosts, strict=True):
                 if len(docs) >= n_onions:
                     break
                 day += 1
                 text, title, dom = self.page(site, tpl, pay)
-                o = self.onion()
                 # first seen: the original's mirrors in order, clones after it
                 seen = f"2026-{1 + (day // 28000) % 12:02d}-{1 + (day // 1000) % 28:02d}T{(day // 60) % 24:02d}:{day % 60:02d}:00Z"
                 docs.append(Doc(o, text, title, dom, favicon if not is_clone or rng.random() < 0.5 else None,
-                                pgp, pay, seen))
+                                pgp, pay, seen, mirror_list))
                 truth.group[o] = f"s{s}"
                 truth.operator[o] = op
                 if is_clone:
@@ -186,7 +189,7 @@ def run(size: int, params: Params, seed: int) -> dict:
     # stability: 90% first, then everything with the first run's ids
     keep = {d.onion for d in docs[: int(len(docs) * 0.9)]}
     first = cluster([d for d in docs if d.onion in keep], params=params,
-                    sigs=[s for d, s in zip(docs, sigs) if d.onion in keep])
+                    sigs=[s for d, s in zip(docs, sigs, strict=True) if d.onion in keep])
     second = cluster(docs, {o: m.site_id for o, m in first.members.items()}, params, sigs=sigs)
     changed = sum(1 for o, m in first.members.items() if second.members[o].site_id != m.site_id)
     merged_away = sum(1 for o, m in first.members.items() if m.site_id in second.merged_ids)

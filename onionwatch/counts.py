@@ -21,6 +21,7 @@ UNITS = tuple(lifespans.UNITS)  # addresses, sites
 BY = tuple(lifespans.BY_FIELDS)  # category, lang
 CATEGORIES = ("leaked_data", "drugs", "wildlife")
 DEFAULT_INTERVALS = 12
+LIFETIME_GONE_AFTER = 2  # lifetimes end by the monthly rule: two months without a sign of life
 COLUMNS = ("start", "category", "known", "alive", "new", "gone", "seized", "clones", "tor_onions", "end")
 
 
@@ -57,6 +58,10 @@ def onion_stats(es: Elasticsearch, names: index.Names, *, unit: str = "addresses
               "rows": [{c: r[c] for c in COLUMNS if c in r} for r in rows],
               "tor_metrics": [{"date": p["date"], "onions": p["onions"], "series": p["series"]} for p in points],
               "tor_sources": tor_metrics.sources(es, names)}
+    split = by or "category"
+    result["lifetimes"] = lifespans.lifetimes(es, names, unit=unit, by=split,
+                                              values=list(CATEGORIES) if split == "category" else None,
+                                              interval="month", gone_after=LIFETIME_GONE_AFTER)
     result["caption"] = caption(es, names, result)
     return result
 
@@ -76,6 +81,9 @@ def caption(es: Elasticsearch, names: index.Names, result: dict[str, Any]) -> li
                  f"it; alive: at least one successful liveness check in it; gone: a death, counted {n} {interval}(s) "
                  "after the last sign of life once a failed check shows it was looked for (one that came back is "
                  "not dead); seized: a seizure banner first seen in it.")
+    lines.append("Lifetimes: first seen to last sign of life, in whole days, over the lifetimes that ended (seized, "
+                 f"or gone by the monthly rule: {LIFETIME_GONE_AFTER} months without a successful check); those still "
+                 "running are counted apart, not in the median.")
     lines.append("Exact document counts from Elasticsearch aggregations over one lifespan document per "
                  f"address/site (no approximate cardinality). Data from {(rng['first'] or '-')[:10]} to "
                  f"{(rng['last'] or '-')[:10]}; window {result['since'][:10]} to {result['until'][:10]} (UTC).")

@@ -169,10 +169,18 @@ def test_stats_command_formats(es: Elasticsearch, es_url: str, history: Names, t
     assert counts(out["rows"]) == [("2026-01-05", 3, 2, 2, 0), ("2026-01-12", 4, 1, 2, 0), ("2026-01-19", 5, 1, 2, 0),
                                    ("2026-01-26", 6, 1, 3, 1), ("2026-02-02", 6, 0, 2, 0)]
     assert "alive: at least one successful liveness check" in " ".join(out["caption"])
+    # lifetimes as of now (monthly rule): ended are those with a failed check after their last
+    # sign of life — B (6 Jan -> up 28 Jan: 21 days) and C (13 Jan -> its page fetched 16 Jan: 3 days);
+    # A and F were never seen down, D ended unknown, E was never checked: still running
+    life = {lt["category"]: lt for lt in out["lifetimes"]}
+    assert (life[None]["known"], life[None]["ended"], life[None]["median_days"]) == (6, 2, 12.0)
+    assert (life["wildlife"]["ended"], life["wildlife"]["median_days"]) == (1, 3)
+    assert set(life) == {None, "leaked_data", "drugs", "wildlife"}
     table = _cli(base, es_url, history.prefix, str(tmp_path)).splitlines()
     assert table[0].split() == ["start", "known", "alive", "new", "gone", "seized"]
     assert table[4].split() == ["2026-01-26", "6", "3", "1", "1", "0"]
-    assert table[7].startswith("Counted by onion address")  # the caption follows the rows
+    assert table[7].startswith("lifetimes: all: median")
+    assert table[9].startswith("Counted by onion address")  # the caption follows the rows
     text = _cli(base + ["--format", "csv", "--by", "category"], es_url, history.prefix, str(tmp_path))
     assert text.startswith("# Counted by onion address")
     rows = list(csv.DictReader(io.StringIO("\n".join(x for x in text.splitlines() if not x.startswith("#")))))

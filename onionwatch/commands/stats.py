@@ -32,7 +32,10 @@ def _table(result: dict[str, Any]) -> str:
         return "  ".join(v.ljust(w) if i < text else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths,
                                                                                                 strict=True)))
 
-    return "\n".join([line(cols)] + [line(r) for r in cells] + [""] + result["caption"])
+    life = [f"{lt['category'] or 'all'}: median {lt['median_days'] if lt['median_days'] is not None else '-'} days "
+            f"({lt['ended']} ended, {lt['still_running']} running)" for lt in result.get("lifetimes") or []]
+    return "\n".join([line(cols)] + [line(r) for r in cells] + ["", "lifetimes: " + "; ".join(life), ""]
+                     + result["caption"])
 
 
 @stats.command("onions")
