@@ -7,7 +7,8 @@ does not grow with the index. One ``store(batch)`` is two bulk requests:
    scripted upsert per page whose result, returned in the bulk response by the Update
    API's ``_source`` option, says which month partition holds the page and its first and
    last fetch), then
-2. the pages (``index`` into that partition) and one scripted upsert per onion service
+2. the pages (an update with ``doc`` + ``upsert`` into that partition: a new page gets
+   ``indexed_at``, a re-fetched one keeps it) and one scripted upsert per onion service
    (``services``: first/last seen and checked only move outwards, the latest check sets
    the status, categories/titles/langs are unions). ``page_count`` is not kept on the
    write path: readers count pages when asked (index.search.get_service, index.stats).
@@ -259,14 +260,18 @@ def _union(field_: str, cap: int | None = None) -> str:
             f"for (def v : params.{field_}) {{ if (!{src}.contains(v){room}) {{ {src}.add(v); changed = true; }} }} ")
 
 
-# A page's registry entry: the partition of its first write, its first and last fetch.
+# A page's registry entry: the partition of its first write (kept), its first and last
+# fetch with their comparison keys (stored beside them, so nothing is parsed here).
 PAGE_ID_SCRIPT = (
-    "boolean changed = false; "
-    "if (ctx._source.partition == null) { ctx._source.partition = params.partition; changed = true; } "
-    + _earlier("fetched_at", "first") + _later("last_fetched_at", "last")
-    + "if (params.indexed_at != null && ctx._source.indexed_at == null) "
-      "{ ctx._source.indexed_at = params.indexed_at; changed = true; } "
-    "if (!changed) { ctx.op = 'noop'; }"
+    "if (ctx._source.partition == null) { ctx._source.partition = params.partition; "
+    "ctx._source.fetched_at = params.first; ctx._source.first_key = params.first_key; "
+    "ctx._source.last_fetched_at = params.last; ctx._source.last_key = params.last_key; } "
+    "else { boolean changed = false; "
+    "if (params.first_key < ctx._source.first_key) "
+    "{ ctx._source.fetched_at = params.first; ctx._source.first_key = params.first_key; changed = true; } "
+    "if (params.last_key > ctx._source.last_key) "
+    "{ ctx._source.last_fetched_at = params.last; ctx._source.last_key = params.last_key; changed = true; } "
+    "if (!changed) { ctx.op = 'noop'; } }"
 )
 
 # One onion service's roll-up. The latest check (ties: the one being written) sets the status.
@@ -332,9 +337,6 @@ class PageWriter:
         self._pages_spec: schema.Spec | None = None
         self._registry: str = names.alias(PAGE_IDS)
         self._partitions: set[str] = set()
-        # page id -> indexed_at of pages stored whose registry entry does not say so yet;
-        # sent with the next batch's first bulk (or by close/flush)
-        self._unconfirmed: dict[str, str] = {}
 
     @property
     def pending(self) -> int:
@@ -365,9 +367,8 @@ class PageWriter:
         return errors
 
     def close(self) -> None:
-        """Sink protocol: store whatever is still buffered (and confirm what was stored)."""
+        """Sink protocol: store whatever is still buffered."""
         self.flush(refresh=False)
-        self._confirm_now()
 
     def refresh(self) -> None:
         """Make everything written so far searchable now (pages and services)."""
@@ -447,7 +448,6 @@ class PageWriter:
         placed = self._write_snapshots_and_registry(fetched, docs, result, walled)
         self._write_pages_and_services({pid: docs[pid] for pid in placed}, placed, valid, result)
         if refresh:
-            self._confirm_now()
             self.refresh()
         return result
 
@@ -500,15 +500,11 @@ class PageWriter:
             if pid in bad_body:
                 continue
             params = _timed_params({"partition": month_partition(doc["fetched_at"]), "first": doc["fetched_at"],
-                                    "last": doc["last_fetched_at"], "indexed_at": self._unconfirmed.pop(pid, None)},
-                                   ("first", "last"))
+                                    "last": doc["last_fetched_at"]}, ("first", "last"))
             actions.append({"_op_type": "update", "_index": self._registry, "_id": pid, "_source": True,
                             "retry_on_conflict": 5, "scripted_upsert": True, "upsert": {},
                             "script": {"source": PAGE_ID_SCRIPT, "lang": "painless", "params": params}})
-        confirming = self._confirmations(skip=docs)
-        actions += confirming
         answers = self._send(actions) if actions else {}
-        self._retry_unconfirmed(confirming, answers)
 
         snapshot_ok = set()
         for sha in bodies:
@@ -542,17 +538,19 @@ class PageWriter:
     def _write_pages_and_services(self, docs: dict[str, dict[str, Any]], placed: dict[str, dict[str, Any]],
                                   records: list[Mapping[str, Any]], result: FlushResult) -> None:
         """Second bulk: each page into its partition with the registry's time span, and one
-        scripted upsert per onion service."""
+        scripted upsert per onion service.
+
+        A page is an update with ``doc`` and ``upsert`` (no script): a new page is created
+        with ``indexed_at`` = now; an existing one gets every field but ``indexed_at``, which
+        therefore stays the time the page was first stored (alerts read pages by it)."""
         now = _now()
         actions: list[dict[str, Any]] = []
-        indexed: dict[str, str] = {}
         for pid, doc in docs.items():
             entry = placed[pid]
-            doc["fetched_at"] = utc(entry.get("fetched_at") or doc["fetched_at"])
-            doc["last_fetched_at"] = utc(entry.get("last_fetched_at") or doc["last_fetched_at"])
-            doc["indexed_at"] = indexed[pid] = entry.get("indexed_at") or now
-            actions.append({"_op_type": "index", "_index": self._partition(entry["partition"]), "_id": pid,
-                            "_source": doc})
+            doc["fetched_at"] = entry.get("fetched_at") or doc["fetched_at"]
+            doc["last_fetched_at"] = entry.get("last_fetched_at") or doc["last_fetched_at"]
+            actions.append({"_op_type": "update", "_index": self._partition(entry["partition"]), "_id": pid,
+                            "retry_on_conflict": 5, "doc": doc, "upsert": dict(doc, indexed_at=now)})
         facts: dict[str, dict[str, Any]] = {}
         for r in records:
             facts[r["onion"]] = merge_service(facts.get(r["onion"]), service_fact(r))
@@ -573,8 +571,6 @@ class PageWriter:
             done, status, info = answers[pid]
             if done:
                 result.pages += 1
-                if not placed[pid].get("indexed_at"):
-                    self._unconfirmed[pid] = indexed[pid]
             else:
                 result.failed.append(Failure("page", pid, doc["url"], status, _clean_reason(info)))
         for onion in facts:
@@ -586,31 +582,6 @@ class PageWriter:
 
     # -- the registry ------------------------------------------------------------------------
 
-    def _confirmations(self, skip: Iterable[str] = ()) -> list[dict[str, Any]]:
-        """Registry updates recording when stored pages were first indexed (set once; a page
-        missing from the registry is not created by this). Pages in ``skip`` stay pending."""
-        skip = set(skip)
-        out = [{"_op_type": "update", "_index": self._registry, "_id": pid, "retry_on_conflict": 5,
-                "script": {"source": PAGE_ID_SCRIPT, "lang": "painless",
-                           "params": {"partition": None, "first": None, "last": None, "indexed_at": t}}}
-               for pid, t in self._unconfirmed.items() if pid not in skip]
-        self._unconfirmed = {pid: t for pid, t in self._unconfirmed.items() if pid in skip}
-        return out
-
-    def _confirm_now(self) -> None:
-        """Send pending confirmations now (close, and flush for readers)."""
-        actions = self._confirmations()
-        if actions:
-            self._retry_unconfirmed(actions, self._send(actions))
-
-    def _retry_unconfirmed(self, actions: list[dict[str, Any]], answers: dict[str, tuple[bool, int | None, Any]]) -> None:
-        """Keep confirmations that got no answer or a transient error for the next bulk; one
-        whose registry entry is gone (404) is dropped: that page's next write starts afresh."""
-        for a in actions:
-            done, status, _ = answers.get(str(a["_id"]), (False, None, None))
-            if not done and status != 404:
-                self._unconfirmed.setdefault(str(a["_id"]), a["script"]["params"]["indexed_at"])
-
     def _backfill_registry(self) -> None:
         """Once per installation: enter pages stored before the registry existed (older
         writers), so their re-fetches go back to their own partition."""
@@ -620,22 +591,22 @@ class PageWriter:
 
         actions = []
         for hit in scan(self.es, index=self.names.pages, query={"query": {"match_all": {}}},
-                        _source=["fetched_at", "last_fetched_at", "indexed_at"], size=1000):
+                        _source=["fetched_at", "last_fetched_at"], size=1000):
             parsed = self.names.parse(hit["_index"])
             src = hit["_source"]
             if not parsed or not parsed[2] or not src.get("fetched_at"):
                 continue
+            first, last = utc(src["fetched_at"]), utc(src.get("last_fetched_at") or src["fetched_at"])
             actions.append({"_op_type": "create", "_index": self._registry, "_id": hit["_id"], "_source": {
-                "partition": parsed[2], "fetched_at": utc(src["fetched_at"]),
-                "last_fetched_at": utc(src.get("last_fetched_at") or src["fetched_at"]),
-                "indexed_at": src.get("indexed_at")}})
+                "partition": parsed[2], "fetched_at": first, "first_key": time_key(first),
+                "last_fetched_at": last, "last_key": time_key(last)}})
         for i in range(0, len(actions), 1000):
             answers = self._send(actions[i:i + 1000])
             bad = [a for a, (ok, status, _) in answers.items() if not ok and status != 409]
             if bad:
                 raise RuntimeError(f"could not enter {len(bad)} stored pages into {self._registry}")
         self.es.index(index=self._registry, id=BACKFILL_MARK, document={"partition": BACKFILL_MARK,
-                                                                        "indexed_at": _now()})
+                                                                        "fetched_at": _now()})
 
     def _partition(self, partition: str) -> str:
         assert self._pages_spec is not None
