@@ -95,7 +95,7 @@ class OfferClassifier:
         return self
 
 
-@Language.factory(NAME, default_config={"model": "offers", "max_chars": 1500, "batch_size": 256})
+@Language.factory(NAME, default_config={"model": "offers", "max_chars": 400, "batch_size": 256})
 def make_classifier(nlp: Language, name: str, model: str | None, max_chars: int, batch_size: int) -> OfferClassifier:
     return OfferClassifier(nlp, name, model, max_chars, batch_size)
 

@@ -10,6 +10,7 @@ news pages. Cheap character-level counts, no model: the cue words are data
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +28,16 @@ _DELIMITED = re.compile(r"^\S+(?:[:;|\t]\S*){1,}$|^\S+@\S+[:;|]\S+|^(?:\S+\s*[|;
 _SENTENCE_END = re.compile(r"[a-z\u00e0-\u1ef9]{2}[.?!](?:\s|$)|[。？！]")  # after a lower-case word: not "500. PCS."
 _WORD = re.compile(r"\w+")
 _UNSPACED = re.compile(r"[\u0e00-\u0e7f\u2e80-\u9fff\uf900-\ufaff]")
+_NUMBER_UNIT = re.compile(r"(\d[\d.,]*)\s?([^\W\d_]+|[\"'$€£])?")
+_CURRENCY_SIGN = re.compile(r"[$€£฿₫¥₱]")
+_CURRENCY = frozenset("usd eur gbp btc xmr eth ltc usdt baht บาท vnd đ rp idr rm myr sgd php 元 块 k tr jt juta triệu".split())
+_QTY_UNITS = frozenset("mg g gr gram grams gramm kg kgs oz lb lbs ml ug mcg µg pcs pc pills pill tabs tab caps x gam viên กรัม เม็ด 克 粒".split())
+_MEASURE_UNITS = frozenset("inch inches in cm mm pounds pound lb lbs kg grams gram ounces ounce oz \" '".split())
+_STOP = re.compile(r"[.?!](?=\s|$)|[。？！]")
+_LOWER2 = re.compile(r"[a-z\u00e0-\u1ef9]{2}$")
+_DIGIT = re.compile(r"\d")
+_NEWLINE = re.compile(r"\n")
+_PUNCT = "\"'()[]{}<>.,;:!?*-–—|/\\«»“”‘’"
 _MEASURE = re.compile(r"(?i)\d[\d.,/ ]*\s?(?:inch|inches|in\.|cm|mm|pounds|lbs?|kg|grams?|ounces?|oz|\"|'')(?![a-z])")
 _NAV_SEP = re.compile(r"\s[|•·/»›]\s|\s{3,}")
 
@@ -47,17 +58,23 @@ class PageKind:
         return {"kind": self.kind, "reason": self.reason}
 
 
-def furniture_lines(text: str, max_words: int = 4) -> list[tuple[int, int]]:
+def furniture_lines(text: str, at: list[int] | None = None, max_words: int = 4) -> list[tuple[int, int]]:
     """Spans of lines that are page furniture: navigation bars ("Home | News | Donate"),
-    buttons and labels of a few words. Cue words there say nothing about the commodity."""
-    spans = []
-    pos = 0
-    for line in text.splitlines(keepends=True):
-        stripped = line.strip()
+    buttons and labels of a few words. Cue words there say nothing about the commodity.
+    `at`: only the lines holding these offsets are looked at (the cue words' lines)."""
+    spans: list[tuple[int, int]] = []
+    if at is None:
+        bounds, pos = [], 0
+        for line in text.splitlines(keepends=True):
+            bounds.append((pos, pos + len(line)))
+            pos += len(line)
+    else:
+        bounds = sorted({(text.rfind("\n", 0, i) + 1, (text.find("\n", i) + 1) or len(text)) for i in at})
+    for lo, hi in bounds:
+        stripped = text[lo:hi].strip()
         words = len(_WORD.findall(stripped))
         if stripped and (words <= max_words and not _SENTENCE_END.search(stripped) or len(_NAV_SEP.findall(stripped)) >= 2):
-            spans.append((pos, pos + len(line)))
-        pos += len(line)
+            spans.append((lo, hi))
     return spans
 
 
@@ -107,23 +124,35 @@ class PageKindGuesser:
         low = sample.lower()
         lines = [ln.strip() for ln in sample.splitlines() if ln.strip()]
         cues = self._cue_counts(low)
-        prices = len(_PRICE.findall(sample))
-        qtys = len(_QTY.findall(sample))
-        priced_lines = sum(1 for ln in lines if _PRICE.search(ln))
-        delimited = sum(1 for ln in lines if _DELIMITED.match(ln))
-        sentences = len(_SENTENCE_END.findall(sample))
-        tokens = _WORD.findall(low)
-        words = len(tokens) or 1
-        spaced = [t for t in tokens if t.isascii() or not _UNSPACED.search(t)]
-        function = sum(1 for t in spaced if t in self.function_words)
-        unspaced_chars = sum(len(t) for t in tokens) - sum(len(t) for t in spaced)
-        if unspaced_chars:  # Thai/Chinese: function words per character, as a share
-            function += sum(n for _, n in self.function_chars.iter(low)) * len(spaced or [1]) / max(1, unspaced_chars) if spaced else 0
-            prose = sum(n for _, n in self.function_chars.iter(low)) / max(1, unspaced_chars) * 3
+        # one pass per pattern; lines found by offset (a regex per line costs more)
+        # one pass over the numbers: what follows (or precedes) each says price, quantity, measure
+        price_at: list[int] = []
+        qtys = measures = 0
+        for m in _NUMBER_UNIT.finditer(sample):
+            unit = (m.group(2) or "").lower()
+            if unit in _CURRENCY or _CURRENCY_SIGN.search(sample, max(0, m.start() - 2), m.start()):
+                price_at.append(m.start())
+            elif unit in _QTY_UNITS:
+                qtys += 1
+            if unit in _MEASURE_UNITS:
+                measures += 1
+        prices = len(price_at)
+        if price_at:
+            starts = [0] + [m.end() for m in _NEWLINE.finditer(sample)]
+            priced_lines = len({bisect.bisect_right(starts, at) for at in price_at})
+        else:
+            priced_lines = 0
+        delimited = sum(1 for ln in lines if _DELIMITED.match(ln)) if len(lines) >= 6 else 0
+        sentences = sum(1 for m in _STOP.finditer(sample) if _LOWER2.match(sample, max(0, m.start() - 2), m.start()) or m.group()[0] in "。？！")
+        tokens = [t.strip(_PUNCT) for t in low.split()]
+        words = sum(1 for t in tokens if t) or 1
+        function = sum(1 for t in tokens if t in self.function_words)
+        if _UNSPACED.search(low):  # Thai/Chinese: function words per character, as a share
+            unspaced_chars = len(_UNSPACED.findall(low))
+            prose = max(sum(n for _, n in self.function_chars.iter(low)) / max(1, unspaced_chars) * 3, function / words)
         else:
             prose = function / words
-        prose = min(1.0, max(prose, function / words))
-        measures = len(_MEASURE.findall(sample))
+        prose = min(1.0, prose)
         is_prose = prose >= 0.25 and words >= 8
         scores = {
             "paste": delimited / max(1, len(lines)) * 4 if len(lines) >= 6 else 0.0,

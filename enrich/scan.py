@@ -103,7 +103,7 @@ class Scanner:
         has_commodity = any(t.kind == "commodity" for t in terms)
         entities = self.pii.find(text, low, lang)
         negative = [t for t in terms if t.kind == "negative_cue"]
-        furniture = furniture_lines(text) if negative else []
+        furniture = furniture_lines(text, [t.start for t in negative]) if negative else []
         if furniture:  # reporting words in a menu or on a button say nothing about the page
             negative = [t for t in negative if not any(lo <= t.start < hi for lo, hi in furniture)]
         first_line = text.lstrip()[:200].split("\n", 1)[0]
