@@ -37,8 +37,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import log, machine, print_table  # noqa: E402
-from clusters import CLONE, Doc, Params, cluster, pairwise_scores, signatures  # noqa: E402
+from bench.common import log, machine, print_table
+from clusters import CLONE, Doc, Params, cluster, pairwise_scores, signatures
 
 SYLL = ["ka", "lo", "mi", "ne", "ru", "ta", "vi", "so", "pe", "da", "gu", "ho", "zi", "ba", "fe", "wo", "xa",
         "qu", "ly", "tro", "sen", "mar", "pol", "kin", "dor", "lum", "vex", "nar", "tis", "gol"]
@@ -165,7 +165,7 @@ def rss_mb() -> tuple[float, float]:
     return cur, peak
 
 
-def clone_scores(result, truth: Truth) -> tuple[float, float]:  # noqa: ANN001
+def clone_scores(result, truth: Truth) -> tuple[float, float]:
     flagged = {o for o, m in result.members.items() if m.role == CLONE}
     tp = len(flagged & truth.clone)
     return (tp / len(flagged) if flagged else 1.0), (tp / len(truth.clone) if truth.clone else 1.0)
@@ -217,7 +217,7 @@ def main() -> None:
         log(f"{size}: signatures {r['sig']:.1f}s, cluster {r['cluster']:.1f}s, group P/R "
             f"{r['grp']['precision']:.4f}/{r['grp']['recall']:.4f}")
     base = results[0]
-    per = lambda r: r["cpu"] / r["size"] * 1e6  # noqa: E731  CPU time: robust to a busy machine
+    per = lambda r: r["cpu"] / r["size"] * 1e6
     print_table("Quality (pairwise, against the generator's truth)",
                 ["onions", "true sites", "found sites", "group P", "group R", "site P", "site R", "clone P",
                  "clone R"],

@@ -34,10 +34,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ensure_isolated, log, machine, noida, print_table, workdir  # noqa: E402
+from bench.common import ensure_isolated, log, machine, noida, print_table, workdir
 
 
-def timed(fn, runs: int = 5) -> tuple[float, float, object]:  # noqa: ANN001
+def timed(fn, runs: int = 5) -> tuple[float, float, object]:
     times, out = [], None
     for _ in range(runs):
         t0 = time.perf_counter()

@@ -27,9 +27,9 @@ Pipeline (near-linear in the number of onions):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
@@ -123,7 +123,7 @@ def _time_key(value: str | None) -> float:
     except ValueError:
         return float("inf")
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 

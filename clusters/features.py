@@ -14,7 +14,7 @@ import base64
 import hashlib
 import re
 import zlib
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -42,8 +42,7 @@ def shingle_hashes(words: list[str], k: int = 4) -> np.ndarray:
     if not words:
         return np.empty(0, dtype=np.uint32)
     h = np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint64, count=len(words))
-    if len(words) < k:
-        k = len(words)
+    k = min(k, len(words))
     n = len(words) - k + 1
     acc = np.zeros(n, dtype=np.uint64)
     for j in range(k):
@@ -72,7 +71,7 @@ def template_hash(html: str | bytes | None) -> str | None:
         return None
     paths: set[str] = set()
 
-    def walk(el, prefix: str) -> None:  # noqa: ANN001
+    def walk(el, prefix: str) -> None:
         for child in el:
             if not isinstance(child.tag, str):
                 continue

@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
 
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import streaming_bulk
@@ -54,21 +55,21 @@ RETRY_STATUS = (429, 500, 502, 503, 504)
 
 
 def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _t(value: str | date | datetime | None) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
     return parse_time(str(value))
 
 
 def _day(dt: datetime) -> date:
-    return dt.astimezone(timezone.utc).date()
+    return dt.astimezone(UTC).date()
 
 
 @dataclass
@@ -144,7 +145,7 @@ def _doc(unit: str, key: str, members: list[tuple[History, _Facts]], site_id: st
 def lifespan_docs(histories: Iterable[History], *, now: str | None = None) -> Iterator[dict[str, Any]]:
     """Address documents, then site documents (addresses grouped by site id; an address
     without a site assignment is a site of its own, keyed by its onion)."""
-    now = now or _iso(datetime.now(timezone.utc))
+    now = now or _iso(datetime.now(UTC))
     sites: dict[str, list[tuple[History, _Facts]]] = {}
     for h in histories:
         f = _facts(h)
@@ -396,10 +397,10 @@ def tally(es: Elasticsearch, names: Names, *, unit: str, interval: str) -> dict[
 
 def _ordinal(ms: int | datetime, interval: str) -> int:
     """Interval number of a time (consecutive intervals have consecutive numbers)."""
-    dt = ms if isinstance(ms, datetime) else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    dt = ms if isinstance(ms, datetime) else datetime.fromtimestamp(ms / 1000, tz=UTC)
     if interval == "month":
         return dt.year * 12 + dt.month - 1
-    days = (floor_interval(dt, "day") - datetime(2000, 1, 3, tzinfo=timezone.utc)).days  # a Monday
+    days = (floor_interval(dt, "day") - datetime(2000, 1, 3, tzinfo=UTC)).days  # a Monday
     return days if interval == "day" else days // 7
 
 
@@ -430,7 +431,7 @@ def store_tallies(es: Elasticsearch, names: Names, sources: Mapping[str, int] | 
     built from, for ``stale``); returns seconds per tally."""
     alias = names.alias(LIFESPANS)
     took: dict[str, float] = {}
-    now = _iso(datetime.now(timezone.utc))
+    now = _iso(datetime.now(UTC))
     for unit in UNITS:
         for interval in INTERVALS:
             t0 = time.perf_counter()
@@ -513,7 +514,7 @@ def lifetimes(
         t = stored_tally(es, names, unit, interval)
         if t is not None and "life" in t["all"]:
             return _lifetimes_from(t, by, values, gone_after)
-    as_of_t = _t(as_of) or datetime.now(timezone.utc)
+    as_of_t = _t(as_of) or datetime.now(UTC)
     cutoff = next_interval(floor_interval(as_of_t, interval), interval, 1 - gone_after)
     ended = {"bool": {"should": [
         {"exists": {"field": "seized_at"}},
@@ -561,7 +562,7 @@ def _life_summary(label: str | None, hist: Mapping[int, int], total: int) -> dic
 def _lifetimes_from(t: Mapping[str, Any], by: str | None, values: Sequence[str] | None,
                     gone_after: int) -> list[dict[str, Any]]:
     """``lifetimes`` as of now from a stored monthly tally."""
-    last_i = _ordinal(datetime.now(timezone.utc), "month") + 1 - gone_after  # ended: last alive before this
+    last_i = _ordinal(datetime.now(UTC), "month") + 1 - gone_after  # ended: last alive before this
 
     def one(label: str | None, node: Mapping[str, Any] | None) -> dict[str, Any]:
         if node is None:

@@ -6,8 +6,9 @@ back and handed to the next run, which keeps every id it can.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import streaming_bulk
@@ -47,7 +48,7 @@ def write(es: Elasticsearch, names: Names, members: Iterable[Mapping[str, Any]],
     """Store one run's assignments (one document per onion, replaced in place)."""
     schema.setup(es, names)
     alias = names.alias(SITES)
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     actions = ({"_index": alias, "_id": m["onion"],
                 "_source": {k: m.get(k) for k in FIELDS} | {"assigned_at": now, "run_id": run_id, "method": method}}
                for m in members)

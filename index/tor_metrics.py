@@ -18,10 +18,11 @@ import io
 import math
 import re
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import bulk
@@ -157,7 +158,7 @@ def store(es: Elasticsearch, names: Names, data: Series) -> dict[str, Any]:
     alias = names.alias(TOR_METRICS)
     before = [h["_source"] | {"_id": h["_id"]} for h in _all(es, alias, data.series)]
     import_id = uuid.uuid4().hex[:12]
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     docs = [{"kind": "day", "series": data.series, "date": r["date"], "onions": r["onions"], "frac": r["frac"],
              "source": data.source, "import_id": import_id, "imported_at": now} for r in data.rows]
     meta = {"kind": "meta", "series": data.series, "source": data.source, "citation": data.citation,

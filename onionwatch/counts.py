@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -36,7 +36,7 @@ def onion_stats(es: Elasticsearch, names: index.Names, *, unit: str = "addresses
         raise ValueError(f"unit must be one of {', '.join(UNITS)}")
     if by is not None and by not in BY:
         raise ValueError(f"by must be one of {', '.join(BY)}")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     until_v = until or now.isoformat(timespec="seconds")
     since_v = since or next_interval(floor_interval(now, interval), interval, 1 - DEFAULT_INTERVALS).isoformat()
     refreshed = False

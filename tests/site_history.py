@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from index.lifespans import History
 
-START = datetime(2025, 1, 1, tzinfo=timezone.utc)  # a Wednesday: weekly check runs at 06:00
-END = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2025, 1, 1, tzinfo=UTC)  # a Wednesday: weekly check runs at 06:00
+END = datetime(2026, 1, 1, tzinfo=UTC)
 CATEGORIES = ("drugs", "leaked_data", "wildlife")
 LANGS = ("en", "vi", "th", "id", "ms")
 

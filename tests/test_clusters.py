@@ -27,7 +27,7 @@ def text(n: int, rng: random.Random = RNG) -> list[str]:
 
 
 MARKET = [text(30) for _ in range(8)]  # blocks of a market's front page
-BOILER = "home listings vendors support login register faq escrow terms".split()
+BOILER = ["home", "listings", "vendors", "support", "login", "register", "faq", "escrow", "terms"]
 
 
 def page(blocks: list[list[str]], *, seed: int, noise: float = 0.03, shuffle: bool = True, extra: str = "") -> str:

@@ -6,8 +6,8 @@ and checks, site assignments, and Tor Metrics CSV import."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -46,7 +46,7 @@ def _starts(interval: str, since: str, until: str) -> list[datetime]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("unit", ["addresses", "sites"])
-def test_monthly_counts_by_category_are_exact(es: Elasticsearch, year, unit: str) -> None:  # noqa: ANN001
+def test_monthly_counts_by_category_are_exact(es: Elasticsearch, year, unit: str) -> None:
     names, hist = year
     starts = _starts("month", "2025-01-01", "2025-12-31")
     rows = lifespans.counts(es, names, unit=unit, interval="month", since="2025-01-01", until="2025-12-31",
@@ -70,7 +70,7 @@ def test_monthly_counts_by_category_are_exact(es: Elasticsearch, year, unit: str
 
 
 @pytest.mark.slow
-def test_weekly_daily_and_language_counts_are_exact(es: Elasticsearch, year) -> None:  # noqa: ANN001
+def test_weekly_daily_and_language_counts_are_exact(es: Elasticsearch, year) -> None:
     names, hist = year
     for interval, since, until, n in (("week", "2025-03-01", "2025-06-30", 3), ("day", "2025-05-01", "2025-06-15", 1)):
         rows = lifespans.counts(es, names, unit="sites", interval=interval, since=since, until=until, gone_after=n)
@@ -86,7 +86,7 @@ def test_weekly_daily_and_language_counts_are_exact(es: Elasticsearch, year) -> 
 
 
 @pytest.mark.slow
-def test_stored_tallies_give_the_same_rows_as_live_aggregation(es: Elasticsearch, year) -> None:  # noqa: ANN001
+def test_stored_tallies_give_the_same_rows_as_live_aggregation(es: Elasticsearch, year) -> None:
     names, _ = year
     took = lifespans.store_tallies(es, names)
     assert set(took) == {f"{u}/{i}" for u in ("addresses", "sites") for i in ("day", "week", "month")}
@@ -100,7 +100,7 @@ def test_stored_tallies_give_the_same_rows_as_live_aggregation(es: Elasticsearch
 
 
 @pytest.mark.slow
-def test_empty_intervals_are_zero_rows(es: Elasticsearch, year) -> None:  # noqa: ANN001
+def test_empty_intervals_are_zero_rows(es: Elasticsearch, year) -> None:
     names, _ = year
     rows = lifespans.counts(es, names, unit="addresses", interval="month", since="2024-10-01", until="2024-12-31",
                               by="category", values=list(gen.CATEGORIES) + ["no_such_category"])
@@ -109,9 +109,9 @@ def test_empty_intervals_are_zero_rows(es: Elasticsearch, year) -> None:  # noqa
 
 
 @pytest.mark.slow
-def test_lifetimes_and_median_per_category(es: Elasticsearch, year) -> None:  # noqa: ANN001
+def test_lifetimes_and_median_per_category(es: Elasticsearch, year) -> None:
     names, hist = year
-    as_of = datetime(2025, 12, 31, 23, 0, tzinfo=timezone.utc)
+    as_of = datetime(2025, 12, 31, 23, 0, tzinfo=UTC)
     for unit in ("addresses", "sites"):
         rows = lifespans.lifetimes(es, names, unit=unit, values=list(gen.CATEGORIES), as_of=as_of, gone_after=2)
         assert rows[0]["category"] is None
@@ -140,7 +140,7 @@ def _weekly(first: str, last: str) -> list[datetime]:
 def market() -> list[History]:
     """Pangolin market: 3 mirrors (one dies in March, the others stay up), a phishing clone
     (born February, dies in April), a forum that is seized in May, a shop that dies in March."""
-    def h(name: str, first: str, up: tuple[str, str], down: tuple[str, str] | None = None, **kw) -> History:  # noqa: ANN003
+    def h(name: str, first: str, up: tuple[str, str], down: tuple[str, str] | None = None, **kw) -> History:
         return History(f"{name:a<56}.onion", _t(first), None, kw.pop("cats", ["wildlife"]), ["en"],
                        _weekly(*up), _weekly(*down) if down else [], **kw)
     return [
@@ -294,7 +294,7 @@ def test_tor_metrics_needs_a_series_it_can_tell() -> None:
 
 
 @pytest.mark.slow
-def test_tor_metrics_store_is_all_or_nothing(es: Elasticsearch, names: Names, tmp_path) -> None:  # noqa: ANN001
+def test_tor_metrics_store_is_all_or_nothing(es: Elasticsearch, names: Names, tmp_path) -> None:
     path = tmp_path / "hidserv-dir-v3-onions-seen.csv"
     path.write_text(TOR_CSV)
     out = tor_metrics.store(es, names, tor_metrics.parse_file(path))

@@ -45,10 +45,10 @@ def market_page(host: str, n: int, pay: str, order: list[int]) -> dict:
 
 
 FORUMS = [
-    "Discussion boards about privacy tools, relay operation, bridges and onion service hosting; rules, "
-    "moderators and a weekly digest for members who run their own nodes at home or in data centres",
-    "A cooking community for fermented foods: kimchi, sourdough, kombucha and miso threads, recipes "
-    "swapped between members, photos of jars and a monthly challenge with a shared ingredient list",
+    ("Discussion boards about privacy tools, relay operation, bridges and onion service hosting; rules, "
+     "moderators and a weekly digest for members who run their own nodes at home or in data centres"),
+    ("A cooking community for fermented foods: kimchi, sourdough, kombucha and miso threads, recipes "
+     "swapped between members, photos of jars and a monthly challenge with a shared ingredient list"),
 ]
 
 
@@ -68,7 +68,7 @@ def _cli(args: list[str], es_url: str, prefix: str, home: str) -> str:
 
 @pytest.mark.slow
 def test_sites_command_groups_mirrors_and_flags_the_clone(es: Elasticsearch, es_url: str, names: Names,
-                                                          tmp_path) -> None:  # noqa: ANN001
+                                                          tmp_path) -> None:
     index.setup(es, names)
     writer = index.PageWriter(es, names, snapshot_key=b"k" * 32)
     pay = "bc1qmarketpayment00000000000000000000000"
@@ -115,7 +115,7 @@ def test_sites_command_groups_mirrors_and_flags_the_clone(es: Elasticsearch, es_
 
 @pytest.mark.slow
 def test_counts_report_carries_tor_metrics_and_a_caption(es: Elasticsearch, es_url: str, names: Names,
-                                                          tmp_path) -> None:  # noqa: ANN001
+                                                          tmp_path) -> None:
     import csv
     import io
 

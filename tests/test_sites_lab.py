@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -49,7 +49,7 @@ def lab_records(names: tuple[str, ...]) -> tuple[list[dict[str, Any]], dict[str,
                 page = extract(raw.decode(), url)
                 out.append({
                     "url": url, "onion": onion_of[spec.name], "status": 200, "failure": None,
-                    "fetched_at": datetime(2026, 3, 1 + len(out) % 5, 10, n % 60, tzinfo=timezone.utc)
+                    "fetched_at": datetime(2026, 3, 1 + len(out) % 5, 10, n % 60, tzinfo=UTC)
                     .isoformat().replace("+00:00", "Z"),
                     "content_type": "text/html", "title": page.title, "text": page.text, "links": page.links,
                     "onion_links": find_onions(" ".join([page.text, *page.links])), "lang": page.lang or "und",
@@ -88,7 +88,7 @@ def test_lab_pages_cluster_into_one_site_and_a_clone(es: Elasticsearch, names: N
 
 
 @pytest.mark.slow
-def test_lab_crawl_counts_one_site_with_three_addresses_and_a_clone(lab: dict, tmp_path) -> None:  # noqa: ANN001
+def test_lab_crawl_counts_one_site_with_three_addresses_and_a_clone(lab: dict, tmp_path) -> None:
     env = lab_env(lab, tmp_path)
     onions = {s["name"]: s["onion"] for s in lab["sites"]}
     seeds = tmp_path / "seeds.txt"
@@ -105,7 +105,7 @@ def test_lab_crawl_counts_one_site_with_three_addresses_and_a_clone(lab: dict, t
     assert roles == {**{onions[m]: "mirror" for m in MIRRORS}, onions[CLONE]: "clone"}
     clone = next(o for o in market["onions"] if o["role"] == "clone")
     assert clone["clone_of"] == market["site_id"]
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     stats = run_onionwatch(["stats", "onions", "--interval", "day", "--since", today, "--unit", "sites",
                             "--format", "json"], env)
     assert stats.returncode == 0, stats.stderr[-3000:]

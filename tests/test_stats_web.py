@@ -24,7 +24,7 @@ WINDOW = "interval=week&since=2026-02-23&until=2026-03-22"
 
 
 @pytest.fixture
-def web(es: Elasticsearch, names: Names, tmp_path) -> tuple[Flask, str]:  # noqa: ANN001
+def web(es: Elasticsearch, names: Names, tmp_path) -> tuple[Flask, str]:
     index.setup(es, names)
     writer = index.PageWriter(es, names, snapshot_key=b"k" * 32)
     pay = "bc1qmarketpayment00000000000000000000000"
@@ -45,7 +45,7 @@ def web(es: Elasticsearch, names: Names, tmp_path) -> tuple[Flask, str]:  # noqa
     return app, token
 
 
-def _get(app: Flask, token: str, path: str):  # noqa: ANN202
+def _get(app: Flask, token: str, path: str):
     return app.test_client().get(path, headers={"Authorization": f"Bearer {token}"})
 
 

@@ -52,8 +52,8 @@ def recluster(es: Elasticsearch, names: index.Names, snapshot_key: bytes | None 
 
 
 def _text(listing: list[dict[str, Any]], summary: dict[str, Any]) -> str:
-    lines = [f"{summary['sites']} sites ({summary['addresses']} addresses as mirrors), {summary['clones']} clones "
-             f"({summary['clone_addresses']} addresses)"]
+    lines = [(f"{summary['sites']} sites ({summary['addresses']} addresses as mirrors), {summary['clones']} clones "
+              f"({summary['clone_addresses']} addresses)")]
     for s in listing:
         lines.append(f"\n{s['site_id']}  {s.get('title') or ''}  ({s['mirrors']} mirrors, {s['clones']} clones)")
         for o in s["onions"]:
