@@ -118,6 +118,8 @@ class ListingExtractor:
         if s.get("ONIONWATCH_LISTING_RATES"):
             rates = (_yaml(Path(s.get("ONIONWATCH_LISTING_RATES"))) or {}).get("usd_per") or {}
         sites = s.get("ONIONWATCH_SITES")
+        if isinstance(sites, (list, tuple)):  # the crawl add-on sets a list of profile directories
+            sites = sites[0] if sites else None
         return cls(key.encode() if isinstance(key, str) else bytes(key), sites_dir=Path(sites) if sites else None,
                    rates=rates)
 
@@ -228,15 +230,16 @@ class ListingExtractor:
         """A page with no listing structure but a priced offer the tagger found (a forum thread
         selling something, a one-product shop page): one listing named by its heading."""
         priced = [o for o in offers or () if o.get("price") is not None]
-        if not priced or not ctx.title:
+        h1 = root.find(".//h1")
+        heading = " ".join(h1.itertext()).strip() if h1 is not None else ""
+        posts = self._post_authors(root, None)
+        if not priced or not heading or not posts:  # a thread, not an index of threads or a home page
             return []
         o = priced[0]
-        fields: dict[str, Any] = {"title": ctx.title, "price": o["price"], "currency": o.get("currency")}
+        fields: dict[str, Any] = {"title": heading, "price": o["price"], "currency": o.get("currency")}
         if o.get("quantity") is not None:
             fields.update(quantity=o["quantity"], unit=o.get("unit"))
-        author = self._post_authors(root, None)
-        if author:
-            fields["vendor"] = author[0][1]
+        fields["vendor"] = posts[0][1]
         return [Candidate(fields, "offer", None, lang)]
 
     # -- records ----------------------------------------------------------------------------------
@@ -280,10 +283,10 @@ class ListingExtractor:
         """The tagger's category: the page's when it has one (or the listing is the page's only
         one), else that of the tagged offer nearest after the listing's title in the page text."""
         cats = list(dict.fromkeys(categories or []))
-        if len(cats) == 1:
+        if single and len(cats) == 1:
             return cats[0]
         if not offers:
-            return cats[0] if single and cats else None
+            return None
         low = text.lower()
         pos = low.find(title.lower()[:80]) if title else -1
         if pos < 0:

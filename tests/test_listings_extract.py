@@ -188,3 +188,16 @@ def test_lab_market_layouts_reach_095_per_field(layout: str) -> None:
         if r["precision"] is None and r["recall"] is None:
             continue
         assert r["precision"] >= 0.95 and r["recall"] >= 0.95, (layout, field, r)
+
+
+def test_a_forum_thread_offer_becomes_a_listing_by_its_author(ex: ListingExtractor) -> None:
+    """No listing structure, but the tagger found a priced offer in a thread: one listing
+    named by the thread's heading, sold by the first post's author. An index page is not one."""
+    offers = [{"category": "drugs", "commodity": "yaba", "price": 3000.0, "currency": "THB", "quantity": 200.0, "unit": "tabs"}]
+    thread = ("<html><body><h1>WTS ya ba Bangkok</h1><article><h3>bkk_supply · 2026-09-01</h3>"
+              "<p>200 tabs 3000 THB, escrow only</p></article></body></html>")
+    (got,) = ex.extract(thread, url=f"http://{ONION}/thread/x", onion=ONION, offers=offers).listings
+    assert (got["title"], got["vendor"], got["price"], got["currency"], got["quantity"], got["source"]) == (
+        "WTS ya ba Bangkok", "bkk_supply", 3000.0, "THB", 200.0, "offer")
+    board = "<html><body><h1>Offers</h1><ul><li>WTS ya ba — 3 posts</li><li>WTB ivory — 1 post</li></ul></body></html>"
+    assert ex.extract(board, url=f"http://{ONION}/board/offers", onion=ONION, offers=offers).listings == []
