@@ -82,6 +82,18 @@ def products(repo: Path) -> dict[str, dict[str, set[str]]]:
     return found
 
 
+_CONTACT_LINE = re.compile(r"(?i)@|\b(?:kik|wickr|telegram|skype|icq|jabber|xmpp|whatsapp|signal|phone|e-?mail|"
+                           r"address|username|password)\b")
+
+
+def _scrub(text: str) -> str:
+    """Descriptions keep what is sold and how, not who: lines with contact handles, emails,
+    account or address data (even partly starred, as some sellers showed samples) are left out,
+    so the lab carries no real person's data."""
+    kept = [line for line in text.splitlines() if not _CONTACT_LINE.search(line)]
+    return "\n".join(kept).strip()
+
+
 def _best_place(values: set[str]) -> str | None:
     places = [p for p in (_place(v) for v in sorted(values, key=len)) if p]
     return places[0] if places else None
@@ -113,7 +125,7 @@ def sample(found: dict[str, dict[str, set[str]]]) -> tuple[list[dict[str, Any]],
             "price": prices[0], "currency": "USD", "price_text": f"${prices[0]:g}",
             "ships_from": _best_place(p.get("shipsFrom", set())),
             "ships_to": _best_place(p.get("shipsTo", set())),
-            "description": max(descriptions, key=len)[:1500] if descriptions else "",
+            "description": _scrub(max(descriptions, key=len))[:1500] if descriptions else "",
             "shipping": shipping[:4], "lang": "en", "posted": "2017", "source_product": int(pid),
         }
         if seller:
