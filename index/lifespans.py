@@ -583,8 +583,12 @@ def _lifetimes_from(t: Mapping[str, Any], by: str | None, values: Sequence[str] 
 
 
 def data_range(es: Elasticsearch, names: Names) -> dict[str, str | None]:
-    """First first_seen and last sign of life in the lifespans index (for captions)."""
-    resp = es.search(index=names.alias(LIFESPANS), size=0, aggs={
-        "first": {"min": {"field": "first_seen"}}, "last": {"max": {"field": "last_alive"}}})
-    a = resp["aggregations"]
-    return {"first": a["first"].get("value_as_string"), "last": a["last"].get("value_as_string")}
+    """Earliest first_seen and latest last sign of life in the lifespans index (for captions):
+    the first document of each sort order."""
+    units = {"terms": {"unit": list(UNITS.values())}}
+    out: dict[str, str | None] = {}
+    for key, field_, order in (("first", "first_seen", "asc"), ("last", "last_alive", "desc")):
+        hits = es.search(index=names.alias(LIFESPANS), size=1, query=units, source=[field_],
+                         sort=[{field_: {"order": order, "missing": "_last"}}])["hits"]["hits"]
+        out[key] = hits[0]["_source"].get(field_) if hits else None
+    return out

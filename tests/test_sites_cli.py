@@ -139,6 +139,7 @@ def test_counts_report_carries_tor_metrics_and_a_caption(es: Elasticsearch, es_u
         ("2026-03-02", 1, 0, 810000.0), ("2026-03-09", 1, 0, None), ("2026-03-16", 1, 0, 805123.5)]
     assert [p["date"] for p in result["tor_metrics"]] == ["2026-03-02", "2026-03-09", "2026-03-16"]
     cap = " ".join(result["caption"])
+    assert "Data from 2026-03-01 to 2026-03-03" in cap, [c for c in result["caption"] if "Data from" in c]
     assert "Counted by site" in cap and "Jaccard >= 0.5" in cap and "CC BY 3.0" in cap and "alive: at least one" in cap
     text = counts.to_csv(result)
     assert text.startswith("# Counted by site")
