@@ -340,16 +340,16 @@ def parse_profile(raw: Mapping[str, Any], path: Path) -> Profile:
 
 def _login(raw: Mapping[str, Any], stem: str, path: Path, where: str) -> Login:
     w = f"{where} auth.login"
+    creds = raw.get("credentials") or {} if isinstance(raw, Mapping) else {}
+    for key in ("user", "password", "username", "pass"):
+        if (isinstance(raw, Mapping) and key in raw) or (isinstance(creds, Mapping) and key in creds):
+            raise ProfileError(f"{w}: credentials never go in a profile: name the environment variables "
+                               f"(credentials.user_env / password_env) or a secrets file (credentials.file)")
     _only(raw, {"url", "form", "user_field", "password_field", "fields", "credentials", "locked", "failed"}, w)
     for key in ("url", "form"):
         if not raw.get(key):
             raise ProfileError(f"{w}: `{key}` is required")
-    creds = raw.get("credentials") or {}
     _only(creds, {"user_env", "password_env", "file"}, f"{w}.credentials")
-    for key in ("user", "password", "username", "pass"):
-        if key in raw or key in creds:
-            raise ProfileError(f"{w}: credentials never go in a profile: name the environment variables "
-                               f"(credentials.user_env / password_env) or a secrets file (credentials.file)")
     secrets_file = _path(creds["file"], path.parent) if creds.get("file") else None
     if secrets_file is not None and not secrets_file.is_file():
         raise ProfileError(f"{w}.credentials.file: {secrets_file} does not exist")
