@@ -78,6 +78,8 @@ ONION_CRAWL: dict[str, Any] = {
     "ONIONWATCH_CAPTURE_LOG": "crawler.capture.CaptureLog",  # active when ONIONWATCH_JOURNAL_DIR is set
     "ONIONWATCH_STORE_BATCH": 200,  # records per tag+index batch (bench/index_bench.py: bigger batches, fewer aggregations)
     "ONIONWATCH_STORE_MAX_WAIT": 2.0,  # seconds a record may wait for its batch to fill
+    "ONIONWATCH_INDEX_WAIT": 120.0,  # at the end, seconds to wait for the index to take what was journaled
+    "ONIONWATCH_TOR_WAIT": 180.0,  # our Tor gone mid-crawl: seconds to wait (paused) before stopping
     # --- never log page content (it may hold personal data) --------------------------------
     "LOG_FORMATTER": "crawler.logformatter.QuietLogFormatter",
     "ONIONWATCH_PROGRESS_INTERVAL": 5.0,
@@ -98,6 +100,7 @@ DOWNLOADER_COMPONENTS = {
     "crawler.middlewares.TorFailureMiddleware": 560,
     "crawler.middlewares.SiteSessionMiddleware": 650,  # sees a redirect to a login form before it is followed
     "crawler.middlewares.WallMiddleware": 585,  # sees decompressed pages before the meta refresh is followed
+    "crawler.torwatch.TorWatch": 985,  # first to see a download's exception: our Tor gone = pause, not a failure
     "crawler.middlewares.TorRoutingMiddleware": 990,  # last before the handler: nothing bypasses it
 }
 

@@ -8,6 +8,12 @@ raw body (that goes encrypted to the snapshot store, referenced by ``sha256``) â
 route it took through Tor and the tagger that masked it. Kind ``capture`` for a fetched page,
 ``failure`` for a failed fetch. One segment per crawl (``crawl_id``). A crawl without an
 enricher (``--no-enrich``) journals only the capture facts (FACTS), never unmasked text.
+
+With ONIONWATCH_SNAPSHOT_KEY set, the raw body goes encrypted into the journal's side store
+(journal.blobs, ``<journal>/blobs``) before its entry is appended, and the entry's ``body``
+names where: the index can then be rebuilt from the journal alone, snapshots included, and a
+crawl keeps its bodies while Elasticsearch is down. ``record_from_entry`` turns an entry
+back into the record the store takes.
 """
 
 from __future__ import annotations
@@ -22,11 +28,15 @@ from scrapy.exceptions import NotConfigured
 
 from crawler.tor import isolation_username
 from journal import Journal
+from journal.blobs import BlobError, BlobStore
 
 logger = logging.getLogger(__name__)
 # What a capture is, without anything a page said: safe to journal even when nothing was masked.
+# (links: the URLs a page points at, as the index stores them; a resumed crawl follows them on)
 FACTS = ("url", "onion", "fetched_at", "status", "failure", "content_type", "sha256", "size", "depth", "crawl_id",
-         "onion_links")
+         "onion_links", "links")
+# Keys an entry's payload adds to the record: not part of what the store takes.
+ENTRY_ONLY = ("tor", "tagger", "body", "unmasked_fields_withheld")
 
 
 def tor_version(controls: list[str]) -> str | None:
@@ -70,8 +80,10 @@ def tagger_version(enricher: Any) -> str | None:
 
 
 class CaptureLog:
-    def __init__(self, journal: Journal, socks: list[str], tor_version: str | None = None) -> None:
+    def __init__(self, journal: Journal, socks: list[str], tor_version: str | None = None,
+                 blobs: BlobStore | None = None) -> None:
         self.journal = journal
+        self.blobs = blobs
         self.socks = socks
         self.tor_version = tor_version
         self.appended = 0
@@ -85,7 +97,9 @@ class CaptureLog:
             raise NotConfigured("ONIONWATCH_JOURNAL_DIR is not set")
         socks = s.getlist("ONIONWATCH_TOR_SOCKS")
         version = s.get("ONIONWATCH_TOR_VERSION") or tor_version(s.getlist("ONIONWATCH_TOR_CONTROL"))
-        log = cls(Journal(directory), socks, version)
+        key = s.get("ONIONWATCH_SNAPSHOT_KEY")
+        blobs = BlobStore(Path(directory) / "blobs", key.encode() if isinstance(key, str) else bytes(key)) if key else None
+        log = cls(Journal(directory), socks, version, blobs)
         crawler.signals.connect(log.spider_opened, signal=signals.spider_opened)
         return log
 
@@ -106,6 +120,11 @@ class CaptureLog:
         if self._tagger is None or self._tagger[0] is not enricher:
             self._tagger = (enricher, tagger_version(enricher))
         tagger = self._tagger[1]
+        refs: dict[str, dict[str, Any]] = {}
+        if self.blobs is not None:  # bodies first: an entry never names a body that is not on disk
+            bodies = {r["sha256"]: r["raw"] for r in records
+                      if not r.get("failure") and r.get("raw") and r.get("sha256")}
+            refs = self.blobs.put_many(bodies) if bodies else {}
         items = []
         for r in records:
             if enricher is None:  # nothing masked the text: keep only the capture facts
@@ -115,6 +134,8 @@ class CaptureLog:
                 payload = {k: v for k, v in r.items() if k != "raw"}
             payload["tor"] = self._route(r.get("onion") or "")
             payload["tagger"] = tagger
+            if r.get("sha256") in refs and not r.get("failure"):
+                payload["body"] = refs[r["sha256"]]
             items.append(("failure" if r.get("failure") else "capture", payload))
         entries = self.journal.append_many(items)
         self.appended += len(entries)
@@ -122,3 +143,26 @@ class CaptureLog:
 
     def close(self) -> None:
         self.journal.close()
+
+
+def indexable(payload: Any) -> bool:
+    """An entry the index is built from: a capture or failure whose text was masked (an
+    unenriched crawl journals facts only, nothing to search)."""
+    return isinstance(payload, dict) and bool(payload.get("url")) and not payload.get("unmasked_fields_withheld")
+
+
+def record_from_entry(payload: dict[str, Any], blobs: BlobStore | None) -> tuple[dict[str, Any], str | None]:
+    """(the record as the store takes it, a problem reading its body or None). The body
+    comes from the journal's side store; without it ``raw`` is None (the page is stored,
+    its snapshot is taken to be there already)."""
+    record = {k: v for k, v in payload.items() if k not in ENTRY_ONLY}
+    record["raw"] = None
+    ref = payload.get("body")
+    if ref and not payload.get("failure"):
+        if blobs is None:
+            return record, "no key to read the journal's bodies"
+        try:
+            record["raw"] = blobs.get(ref, payload.get("sha256") or "")
+        except BlobError as exc:
+            return record, str(exc)
+    return record, None

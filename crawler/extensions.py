@@ -86,8 +86,13 @@ class Progress:
             "failure_reasons": group("onionwatch/failure/"),
             "refused": group("onionwatch/refused/"),
             "caps": caps,
-            "stored": stats.get("onionwatch/stored", 0),
+            "stored": stats.get("onionwatch/stored", 0),  # acknowledged: journaled (and written, for --output)
             "store_failed": stats.get("onionwatch/store_failed", 0),
+            "journaled": stats.get("onionwatch/journaled", 0),
+            "index": stats.get("onionwatch/index"),  # crawler.indexer: what reached the index, what did not
+            "tor": {"outages_seconds": stats.get("onionwatch/tor/outages", []),
+                    "requeued": stats.get("onionwatch/tor/requeued", 0),
+                    "unreachable_seconds": stats.get("onionwatch/tor/unreachable_seconds")},
             "finish_reason": stats.get("finish_reason"),
         }
 

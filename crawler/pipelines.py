@@ -16,10 +16,17 @@ build_from_crawler, so this package never imports enrich/ or index/:
                        own lists them in its ``fields`` attribute; those keys are kept beside the
                        page record's fields (the cut to PageRecord drops anything else)
 
-An item is acknowledged to Scrapy only after the batch holding it is stored: the
-coroutine awaits the batch's outcome, so a crash or a rejected write never counts a page as
-collected that isn't. Storage runs in a worker thread so tagging and bulk I/O don't stall
-the crawl's event loop."""
+An item is acknowledged to Scrapy only after the batch holding it is journaled (appended
+and fsynced by the capture log) — and, for a sink written directly (JsonlSink), stored: the
+coroutine awaits the batch's outcome, so a crash or a failed write never counts a page as
+collected that isn't. A sink fed from the journal (``sink.journaled``, index.sink.IndexSink)
+is not written here: crawler.indexer delivers journaled records to it in the background and
+marks them done only once the sink has kept them, so the crawl goes on while Elasticsearch
+is away and catches up when it is back; the pipeline waits for it at the end
+(ONIONWATCH_INDEX_WAIT seconds) and the summary says what was not indexed. After each
+append the journaled URLs go into the known-URL table (crawler.known, ONIONWATCH_KNOWN_URLS)
+that the page cap and a resumed job read. Enrichment and storage run in a worker thread so
+tagging and disk or bulk I/O don't stall the crawl's event loop."""
 
 from __future__ import annotations
 
@@ -29,6 +36,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from scrapy import Request
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.utils.misc import build_from_crawler, load_object
 
@@ -81,7 +89,7 @@ def _build(crawler, setting: str) -> Any:
 def _build_processors(crawler) -> list[Any]:
     """ONIONWATCH_PROCESSORS, in order; a processor that raises NotConfigured is skipped."""
     out = []
-    for path in crawler.settings.getlist("ONIONWATCH_PROCESSORS"):
+    for path in filter(None, crawler.settings.getlist("ONIONWATCH_PROCESSORS")):  # "-s ONIONWATCH_PROCESSORS=": none
         try:
             out.append(build_from_crawler(load_object(path), crawler))
         except NotConfigured as exc:
@@ -93,14 +101,28 @@ class StorePipeline:
     def __init__(self, crawler, sink: Sink, enrich: Callable[[list[dict]], None] | None, capture: Any = None,
                  processors: list[Callable[[list[dict]], None]] | None = None) -> None:
         settings = crawler.settings
+        self.crawler = crawler
         self.processors = list(processors or [])
         self.extra_fields = tuple(dict.fromkeys(f for p in self.processors for f in getattr(p, "fields", ()) or ()))
         self.capture = capture  # the capture log (crawler.capture.CaptureLog) or None
         self.stats = crawler.stats
         self.batch_size = settings.getint("ONIONWATCH_STORE_BATCH")
         self.max_wait = settings.getfloat("ONIONWATCH_STORE_MAX_WAIT")
+        self.index_wait = settings.getfloat("ONIONWATCH_INDEX_WAIT", 120.0)
         self.sink = sink
         self.enrich = enrich
+        self.indexer: Any = None  # crawler.indexer.JournalIndexer when the sink is fed from the journal
+        self.known: Any = None  # crawler.known.KnownUrls
+        if capture is not None and getattr(sink, "journaled", False):
+            from crawler.indexer import JournalIndexer
+
+            self.indexer = JournalIndexer(capture.journal, sink, capture.blobs, batch=self.batch_size)
+        known_path = settings.get("ONIONWATCH_KNOWN_URLS")
+        if capture is not None and known_path:
+            from crawler.known import KnownUrls
+
+            fingerprinter = crawler.request_fingerprinter
+            self.known = KnownUrls(known_path, capture.journal, lambda url: fingerprinter.fingerprint(Request(url)).hex())
         self.pending: list[tuple[dict, asyncio.Future]] = []
         self.timer: asyncio.TimerHandle | None = None
         self.lock = asyncio.Lock()
@@ -121,6 +143,10 @@ class StorePipeline:
             except NotConfigured:
                 capture = None  # no journal directory given: no capture log
         return cls(crawler, sink, _build(crawler, "ONIONWATCH_ENRICHER"), capture, _build_processors(crawler))
+
+    def open_spider(self, spider=None) -> None:
+        if self.indexer is not None:
+            self.indexer.start()  # first replays what an earlier run journaled but did not see indexed
 
     async def process_item(self, item):
         loop = asyncio.get_running_loop()
@@ -158,11 +184,13 @@ class StorePipeline:
         failed = [e for e in errors if e]
         if failed:
             logger.warning("%d of %d records not stored, e.g. %s", len(failed), len(records), failed[0][:300])
-        for (_, future), error in zip(batch, errors):
+        for (_, future), error in zip(batch, errors, strict=True):
             if not future.done():
                 future.set_result(error)
 
     def _enrich_and_store(self, records: list[dict]) -> list[str | None]:
+        """Enrich, cut to the record's shape, journal (fsynced); then store directly, or leave
+        it to the journal's indexer. One error (or None) per record."""
         if self.enrich is not None:
             self.enrich(records)
         for proc in self.processors:
@@ -173,13 +201,34 @@ class StorePipeline:
             record.clear()
             record.update(cut)
         if self.capture is not None:  # journaled (fsynced) before the store sees it
-            self.capture.append(records, enricher=self.enrich)
+            seqs = self.capture.append(records, enricher=self.enrich)
+            self.stats.inc_value("onionwatch/journaled", len(seqs))
+            if self.known is not None:
+                try:
+                    self.known.add(records, seqs)
+                except Exception as exc:  # noqa: BLE001 - derived from the journal: the next start catches up
+                    logger.warning("known-URL table not updated (%s); it catches up from the journal next time", exc)
+        if self.indexer is not None:
+            self.indexer.wake()
+            return [None] * len(records)
         return self.sink.store(records)
 
     async def close_spider(self, spider=None) -> None:
         self._flush_now()
         while self.tasks:
             await asyncio.gather(*list(self.tasks))
-        self.sink.close()
-        if self.capture is not None:
-            self.capture.close()
+        try:
+            if self.indexer is not None:
+                report = await asyncio.to_thread(self.indexer.finish, self.index_wait)
+                self.stats.set_value("onionwatch/index", report)
+                if report["caught_up"] and report["indexed"]:
+                    try:
+                        await asyncio.to_thread(self.sink.refresh)  # searchable when the command returns
+                    except Exception as exc:  # noqa: BLE001 - visibility only; everything is stored
+                        logger.debug("refresh after the crawl failed: %s", exc)
+        finally:
+            self.sink.close()
+            if self.capture is not None:
+                self.capture.close()
+            if self.known is not None:
+                self.known.close()

@@ -208,7 +208,7 @@ class Consumer:
             ident = self._safe_identity() if todo and self.durable_after > 0 else None
             try:
                 if todo and self.durable_after > 0 and ident is None:
-                    raise Unavailable("the store does not answer")
+                    raise Unavailable("no answer")
                 reasons = self.deliver(todo) if todo else []
             except Unavailable as exc:
                 self.cursor.next, self.cursor.seg, self.cursor.offset = start  # read the same batch again
@@ -235,6 +235,7 @@ class Consumer:
     def _available(self) -> None:
         p = self.progress
         self._attempt = 0
+        p.last_error = None
         if p.unavailable_since is not None:
             took = time.monotonic() - p.unavailable_since
             p.outages.append(took)
@@ -275,8 +276,8 @@ class Consumer:
                 self._sleep(wait)
 
     def _sleep(self, seconds: float) -> None:
-        if self._drain_until is not None:
-            seconds = min(seconds, max(0.0, self._drain_until - time.monotonic()))
+        if self._drain_until is not None:  # finishing: nothing else to do but look again soon
+            seconds = min(seconds, 1.0, max(0.0, self._drain_until - time.monotonic()))
         self._wake.wait(seconds)
         self._wake.clear()
 

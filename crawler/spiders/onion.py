@@ -17,6 +17,7 @@ from scrapy.http import TextResponse
 
 from crawler.extract import extract
 from crawler.items import PageRecord
+from crawler.known import journaled_pages
 from crawler.onion import find_onions, onion_of_url
 from crawler.outcomes import failure_reason
 from crawler.seeds import check_seeds
@@ -73,6 +74,26 @@ class OnionSpider(scrapy.Spider):
             request = self._request(url)
             if request is not None:
                 yield request
+        for request in self._resume():
+            yield request
+
+    def _resume(self):
+        """A resumed job (ONIONWATCH_JOBDIR, same crawl id): the pages this crawl journaled
+        are not fetched again (crawler.dupefilter), so their links are followed again from
+        the journal — whatever was scheduled, or fetched but not journaled, before the stop
+        or crash is requested again."""
+        s = self.crawler.settings
+        journal_dir = s.get("ONIONWATCH_JOURNAL_DIR")
+        if not (s.get("ONIONWATCH_JOBDIR") and journal_dir):
+            return
+        pages = 0
+        for page in journaled_pages(journal_dir, self.crawl_id):
+            pages += 1
+            yield from self._follow(page.get("onion") or "", int(page.get("depth") or 0), page.get("links") or [],
+                                    page.get("onion_links") or [], replay=True)
+        if pages:
+            logger.info("resuming: %d pages of this crawl are journaled (not fetched again); following their links",
+                        pages)
 
     # -- scheduling with caps --------------------------------------------------
     # Depth is Scrapy's: DepthMiddleware numbers requests (depth_reset starts a discovered
@@ -129,11 +150,17 @@ class OnionSpider(scrapy.Spider):
         record.title, record.text, record.links, record.onion_links = page.title, page.text, page.links, onions
         record.lang = page.lang or "und"
         yield record.to_dict()
+        yield from self._follow(onion, depth, page.links, onions)
+
+    def _follow(self, onion: str, depth: int, links: list[str], onions: list[str], *, replay: bool = False):
+        """Requests for a page's links (and, with discovery, other onions' front pages).
+        ``replay``: the page is a journaled one being followed again on resume, so there is
+        no response to number depths from: they are set here as DepthMiddleware would."""
         # Links one step deeper than DEPTH_LIMIT would only be dropped by DepthMiddleware;
         # not building them also keeps them out of recent_links, so a shorter path to the
         # same page is still followed.
         follow = self.follow and not (self.depth_limit and depth >= self.depth_limit)
-        for link in page.links:
+        for link in links:
             if link in self.recent_links:
                 self.recent_links.move_to_end(link)
                 continue
@@ -144,6 +171,9 @@ class OnionSpider(scrapy.Spider):
                 request = self._request(link)
                 if request is None:
                     continue
+                if replay:
+                    request.meta["depth"] = depth + 1
+                    request.priority -= (depth + 1) * self.crawler.settings.getint("DEPTH_PRIORITY")
                 yield request
             self._remember(link)
         if self.discover:

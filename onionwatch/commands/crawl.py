@@ -60,6 +60,11 @@ def tor_route(socks: tuple[str, ...], controls: tuple[str, ...]) -> tuple[list[s
     return settings.tor_socks(), settings.tor_control()
 
 
+# An ack from the embedded noida-db is kept only if the same server process stays up this long
+# after it (/work/notes/noida-durability.md: lost at 0.2 s, kept from 0.5 s on).
+EMBEDDED_PERSIST_LAG = 2.0
+
+
 def _store_settings(output: str | None, enrich: bool) -> dict[str, Any]:
     """Where records go and how they are protected, as crawler settings."""
     out: dict[str, Any] = {}
@@ -73,8 +78,15 @@ def _store_settings(output: str | None, enrich: bool) -> dict[str, Any]:
     from onionwatch import es_server
 
     es = settings.es_config()
+    if es.url is None:  # no cluster configured: the embedded server, which persists ~0.5 s after an ack
+        server = es_server.start()
+        url = server.url
+        out.update(ONIONWATCH_ES_PERSIST_LAG=EMBEDDED_PERSIST_LAG,
+                   ONIONWATCH_ES_IDENTITY_FILE=str(Path(server.data_dir) / "noida.control.json"))
+    else:
+        url = es.url
     out.update(
-        ONIONWATCH_ES_URL=es.url or es_server.start().url,  # no cluster configured: the local server
+        ONIONWATCH_ES_URL=url,
         ONIONWATCH_ES_USER=es.username, ONIONWATCH_ES_PASSWORD=es.password,
         ONIONWATCH_ES_API_KEY=es.api_key, ONIONWATCH_ES_CA_CERTS=es.ca_certs,
         ONIONWATCH_INDEX_PREFIX=settings.index_prefix(),
@@ -113,12 +125,15 @@ def run_crawl(
     s = Settings()
     s.setmodule("crawler.settings", priority="project")
     summary_file = Path(settings.home()) / f"crawl-{uuid.uuid4().hex[:8]}.json"
+    crawl_id = crawl_id or uuid.uuid4().hex[:12]
     values: dict[str, Any] = {
         "ONIONWATCH_TOR_SOCKS": socks,
         "ONIONWATCH_TOR_CONTROL": controls,
         "ONIONWATCH_SUMMARY_FILE": str(summary_file),
         "LOG_INSTALL_ROOT_HANDLER": verbose,
-        "ONIONWATCH_JOURNAL_DIR": str(Path(settings.home()) / "journal"),  # the capture log (evidence)
+        "ONIONWATCH_JOURNAL_DIR": str(journal_dir()),  # the capture log (evidence) and the index's source
+        "ONIONWATCH_KNOWN_URLS": str(known_urls_path()),  # per-onion caps across runs, resumed jobs
+        "ONIONWATCH_CRAWL_ID": crawl_id,
         **_store_settings(output, enrich),
         **profile_settings,
         **(overrides or {}),
@@ -128,11 +143,63 @@ def run_crawl(
     if not verbose:
         quiet_logging()
     process = CrawlerProcess(s)
-    process.crawl(OnionSpider, seeds=seeds, crawl_id=crawl_id or uuid.uuid4().hex[:12])
+    process.crawl(OnionSpider, seeds=seeds, crawl_id=crawl_id)
     process.start()
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     summary_file.unlink(missing_ok=True)
     return summary
+
+
+def journal_dir() -> Path:
+    """The crawl journal (crawler.capture): what was captured, from which the index is built."""
+    return settings.home() / "journal"
+
+
+def known_urls_path() -> Path:
+    """URLs per onion known from the journal (crawler.known): caps across runs, resumed jobs."""
+    return settings.home() / "crawl-state" / "known-urls.sqlite"
+
+
+def job(jobdir: str | None, seeds: str) -> str | None:
+    """A --jobdir's crawl id: the one it was started with (a resume), or a new one it keeps."""
+    if not jobdir:
+        return None
+    from crawler.known import read_job, write_job
+
+    found = read_job(jobdir)
+    if found and found.get("crawl_id"):
+        click.echo(f"resuming crawl {found['crawl_id']} from {jobdir}", err=True)
+        return str(found["crawl_id"])
+    crawl_id = uuid.uuid4().hex[:12]
+    write_job(jobdir, {"crawl_id": crawl_id, "seeds": seeds, "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                                          time.gmtime())})
+    return crawl_id
+
+
+def outcome(summary: dict) -> int:
+    """The exit status, with one line per thing that did not end well: 0 only if every
+    fetched page was journaled and (when indexing) indexed, and Tor did not go away."""
+    rc = 0
+    if not summary:
+        click.echo("error: the crawl did not run (see the errors above)", err=True)
+        return 1
+    if summary.get("finish_reason") == "tor_unreachable":
+        rc = 3  # the "Tor is unreachable" line was logged when it happened
+    if summary.get("store_failed"):
+        click.echo(f"error: {summary['store_failed']} records were not journaled (see the warnings above)", err=True)
+        rc = rc or 1
+    report = summary.get("index") or {}
+    if report and not report.get("caught_up"):
+        why = report.get("last_error") or "Elasticsearch did not confirm them in time"
+        click.echo(f"error: not indexed: {report.get('pending', 0)} journaled entries from journal seq "
+                   f"{report.get('pending_from_seq')} ({' '.join(str(why).split())[:200]}); they stay in the journal and "
+                   "are indexed by the next crawl or `onionwatch index rebuild --from-journal --pending`", err=True)
+        rc = rc or 1
+    if report.get("rejected"):
+        shown = ", ".join(f"seq {r['seq']} ({r['reason'][:120]})" for r in report.get("rejections", [])[:5])
+        click.echo(f"error: Elasticsearch refused {report['rejected']} records for good: {shown}", err=True)
+        rc = rc or 1
+    return rc
 
 
 def checked_seeds(spec: str, *, allow_clearnet: bool = False, max_url: int = 512) -> list[str]:
@@ -164,7 +231,8 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict:
 @click.option("--control", multiple=True, metavar="HOST:PORT", help="Tor ControlPort(s), same order as --socks.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write JSON lines here instead of indexing.")
 @click.option("--no-enrich", is_flag=True, help="Skip tagging (raw crawl).")
-@click.option("--jobdir", type=click.Path(file_okay=False), help="Keep the queue on disk here; re-run to resume.")
+@click.option("--jobdir", type=click.Path(file_okay=False),
+              help="Resumable job: re-run with the same --jobdir to continue (what is journaled is not fetched again).")
 @click.option("--frontier", metavar="redis://HOST:PORT/DB",
               help="Share the queue and dupefilter with other crawler processes through this Redis.")
 @click.option("--max-pages-per-onion", type=int, help="Cap on pages fetched per onion.")
@@ -185,8 +253,12 @@ def crawl(seeds, socks, control, output, no_enrich, jobdir, frontier, max_pages_
     seed_urls = checked_seeds(seeds, allow_clearnet=allow_clearnet,
                               max_url=int(overrides.get("URLLENGTH_LIMIT") or 512))
     socks_l, control_l = tor_route(socks, control)
+    if no_enrich and not output:
+        click.echo("error: --no-enrich needs --output: the index (and the journal it is built from) only ever "
+                   "holds masked text", err=True)
+        sys.exit(2)
     for key, value in (
-        ("JOBDIR", jobdir),
+        ("ONIONWATCH_JOBDIR", jobdir),
         ("ONIONWATCH_MAX_PAGES_PER_ONION", max_pages_per_onion),
         ("CONCURRENT_REQUESTS", concurrency),
         ("DOWNLOAD_TIMEOUT", timeout),
@@ -212,8 +284,9 @@ def crawl(seeds, socks, control, output, no_enrich, jobdir, frontier, max_pages_
             raise click.BadParameter("the frontier must be a redis:// (or rediss://, unix://) URL", param_hint="--frontier")
         overrides["ONIONWATCH_FRONTIER_URL"] = frontier
     started = time.time()
+    crawl_id = job(jobdir, seeds)
     summary = run_crawl(",".join(seed_urls), socks=socks_l, controls=control_l, output=output, enrich=not no_enrich,
-                        overrides=overrides, verbose=verbose)
+                        overrides=overrides, verbose=verbose, crawl_id=crawl_id)
     if summary_json:
         click.echo(json.dumps(summary, indent=2))
     else:
@@ -221,10 +294,12 @@ def crawl(seeds, socks, control, output, no_enrich, jobdir, frontier, max_pages_
             f"crawl finished in {time.time() - started:.1f}s: {summary.get('pages', 0)} pages from "
             f"{summary.get('onions', 0)} onions ({summary.get('pages_per_second', 0)} pages/s), "
             f"{summary.get('failures', 0)} failures {summary.get('failure_reasons', {})}, "
-            f"stored {summary.get('stored', 0)}, store failures {summary.get('store_failed', 0)}"
+            f"journaled {summary.get('journaled', 0)}, store failures {summary.get('store_failed', 0)}"
+            + (f", indexed {(summary.get('index') or {}).get('indexed', 0)}" if summary.get("index") else "")
         )
-    if summary.get("store_failed"):
-        sys.exit(1)
+    rc = outcome(summary)
+    if rc:
+        sys.exit(rc)
 
 
 COMMANDS = [crawl]

@@ -9,7 +9,7 @@ import click
 
 from lab import control as lab_control
 from onionwatch import es_server, settings
-from onionwatch.commands.crawl import run_crawl
+from onionwatch.commands.crawl import outcome, run_crawl
 from onionwatch.commands.search import terminal_snippet, terminal_text
 
 DEMO_QUERIES = ("pangolin", "fullz", "ivory", "MDMA")
@@ -67,8 +67,9 @@ def demo(keep: bool, timeout: float, as_json: bool, verbose: bool) -> None:
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         _print_summary(summary, searches, keep)
-    if crawl.get("store_failed"):
-        raise SystemExit(1)
+    rc = outcome(crawl)
+    if rc:
+        raise SystemExit(rc)
 
 
 def _print_summary(summary: dict, searches: dict, keep: bool) -> None:
