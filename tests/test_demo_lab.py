@@ -46,7 +46,7 @@ def test_demo_prints_no_framework_noise(demo_home) -> None:  # noqa: ANN001
 def test_demo_stores_everything_and_is_idempotent(demo_home) -> None:  # noqa: ANN001
     _, (first, second) = demo_home
     assert first["crawl"]["store_failed"] == 0
-    assert first["crawl"]["onions"] == 10  # 6 sites + the Scaly Road market's 3 mirrors and its clone
+    assert first["crawl"]["onions"] == 11  # 6 sites, Dream Bazaar, the Scaly Road market's 3 mirrors and its clone
     assert first["index"]["pages"] == first["crawl"]["pages"] > 100
     for key in ("pages", "onions", "services", "pages_by_category"):
         assert second["index"][key] == first["index"][key], key
