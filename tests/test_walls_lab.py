@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,7 +66,9 @@ def indexed(es: Any, prefix: str, onion: str) -> set[str]:
 @pytest.fixture(scope="module")
 def walled(lab: dict) -> Any:
     root = Path(lab["root"])
+    started = time.monotonic()
     state = control.up(root, options=("walls",), timeout=180)
+    print(f"walls option added to the running lab in {time.monotonic() - started:.1f}s")
     yield dict(state, root=str(root))
     lab_options.remove(root, "walls")
 
@@ -125,6 +128,10 @@ def world(lab: dict, walled: dict, es_url: str, tmp_path_factory: pytest.TempPat
                          + [f"http://{roles['seized']['onion']}/"])
         out["c"] = ow(["crawl", "--seeds", seeds, *CRAWL], env_c)
         out["alerts_c"] = out_json(ow(["alerts", "run", "--json"], env))
+        for name in ("a", "b", "c"):
+            summary = out_json(out[name])
+            print(f"crawl {name.upper()}: {summary['seconds']}s, {summary['pages']} pages, "
+                  f"{summary['failures']} failures {summary['failure_reasons']}")
         yield out
     finally:
         state_file.unlink(missing_ok=True)
