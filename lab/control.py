@@ -50,12 +50,19 @@ def up(
     timeout: float = 120.0,
     log: Callable[[str], None] = lambda msg: None,
     options: tuple[str, ...] = (),
+    latency: object = None,
+    dead: int = 0,
 ) -> dict[str, Any]:
     """Start (or reuse) the lab at `root`; returns its state (sites, onions, SOCKS/control
     ports, drop-in folder). `options` (e.g. ("walls",)) adds those groups of sites (lab.options)."""
+    from lab.dead import dead_onions
+    from lab.latency import Latency
+
     root = Path(root)
+    lat = Latency.parse(latency)  # per-site response delay (lab.latency), off by default
     state = read_state(root)
-    if is_up(state) and state.get("clients") == clients and state.get("bulk") == (list(bulk) if bulk else None):
+    if (is_up(state) and state.get("clients") == clients and state.get("bulk") == (list(bulk) if bulk else None)
+            and state.get("latency") == (lat.to_json() if lat else None) and len(state.get("dead") or []) == dead):
         return _with_options(root, state, options, timeout, log)
     if state:
         down(root)
@@ -81,6 +88,7 @@ def up(
             "configs_dir": str(default_configs_dir()),
             "dropin_dir": str(dropin),
             "bulk": {"onions": bulk[0], "pages": bulk[1]} if bulk else None,
+            "latency": lat.to_json() if lat else None,
             "sites": {name: {"port": ports[name], "onion": onions[name]} for name in ports},
         }
         (root / SITES_CONFIG).write_text(json.dumps(site_cfg, indent=2))
@@ -108,6 +116,8 @@ def up(
             ],
             "pids": [n.pid for n in net.state.nodes] + [proc.pid],
             "sites_pid": proc.pid,
+            "latency": lat.to_json() if lat else None,
+            "dead": dead_onions(dead),  # checksum-valid v3 addresses nobody publishes (lab.dead)
             "started_at": started,
         }
         _state_path(root).write_text(json.dumps(state, indent=2))
@@ -211,5 +221,7 @@ def status(root: Path) -> dict[str, Any]:
         "sites": [dict(s, withdrawn=s["name"] in withdrawn) for s in state.get("sites", [])],
         "ready_seconds": state.get("ready_seconds"),
         "options": sorted(state.get("options") or {}),
-        "profiles": state.get("profiles") if running else None,  # site profiles for option sites (lab.options)
+        "profiles": state.get("profiles") if running else None,
+        "latency": state.get("latency"),
+        "dead": {"count": len(state.get("dead") or []), "onions": state.get("dead") or []},  # site profiles for option sites (lab.options)
     }

@@ -22,6 +22,7 @@ from typing import Any
 import jinja2
 
 from lab.content import page_url
+from lab.latency import Latency, etag, not_modified
 from lab.onions import typo_onion
 from lab.responses import html
 from lab.routing import SiteApp
@@ -54,6 +55,21 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a broken content file must not kill the lab
             print(f"lab site {app.spec.name}: {type(exc).__name__}: {exc}", file=sys.stderr)
             resp = html("<h1>500</h1>", 500)
+        lab = app.lab
+        if lab.latency is not None and stop.wait(lab.latency.of(app.spec.name)):  # lab.latency: slow onions
+            self.close_connection = True
+            return
+        if (resp.status == 200 and resp.length is not None and resp.length <= 2 << 20 and not resp.delay
+                and self.command in ("GET", "HEAD")):  # conditional requests (lab.latency.not_modified)
+            body_bytes = b"".join(resp.body)
+            tag = etag(body_bytes)
+            resp.headers.setdefault("ETag", tag)
+            if not_modified(self.headers.get("If-None-Match"), tag):
+                self.send_response(304)
+                self.send_header("ETag", tag)
+                self.end_headers()
+                return
+            resp.body = [body_bytes]
         self.send_response(resp.status)
         self.send_header("Content-Type", resp.content_type)
         for k, v in resp.headers.items():
@@ -97,13 +113,14 @@ class Lab:
     layout, e.g. ``market/listings/*.yaml``)."""
 
     def __init__(self, specs: list[SiteSpec], onion_of: Mapping[str, str], host: str,
-                 ports: Mapping[str, int] | None = None, dropin: Path | None = None):
+                 ports: Mapping[str, int] | None = None, dropin: Path | None = None, latency: Latency | None = None):
         if not host.startswith("127."):
             raise ValueError("lab sites listen on loopback only")
         root = specs[0].root if specs else default_configs_dir()
         self.specs = specs
         self.onion_of: dict[str, str] = dict(onion_of)
         self.dropin = Path(dropin) if dropin else None
+        self.latency = latency  # per-site response delay (lab.latency); None: answer at once
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(root / "templates"),
                                       autoescape=True, undefined=jinja2.StrictUndefined,
                                       auto_reload=True, trim_blocks=True, lstrip_blocks=True)
@@ -158,9 +175,10 @@ class Lab:
 
 
 def serve_sites(sites: list[SiteSpec], onion_of: Mapping[str, str], host: str = "127.0.0.1",
-                ports: Mapping[str, int] | None = None, dropin: Path | None = None) -> Lab:
+                ports: Mapping[str, int] | None = None, dropin: Path | None = None,
+                latency: Latency | None = None) -> Lab:
     """Start one server per site (port 0 = any free port); returns at once, call `.stop()`."""
-    return Lab(sites, onion_of, host, ports, dropin)
+    return Lab(sites, onion_of, host, ports, dropin, latency)
 
 
 def _config_onions(cfg: Mapping[str, Any]) -> dict[str, str]:
@@ -190,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     specs = [s for s in specs if s.name in wanted]
     lab = serve_sites(specs, {**(cfg.get("onions") or {}), **_config_onions(cfg)}, cfg.get("host", "127.0.0.1"),
                       {n: v["port"] for n, v in wanted.items() if v.get("port")},
-                      Path(cfg["dropin_dir"]) if cfg.get("dropin_dir") else None)
+                      Path(cfg["dropin_dir"]) if cfg.get("dropin_dir") else None, Latency.parse(cfg.get("latency")))
     print(json.dumps({"ports": lab.ports}), flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

@@ -105,6 +105,7 @@ def run_crawl(
     overrides: dict | None = None,
     crawl_id: str | None = None,
     verbose: bool = False,
+    spider_args: dict | None = None,
 ) -> dict:
     """Run one crawl in this process and return its summary (see crawler.extensions)."""
     from scrapy.crawler import CrawlerProcess
@@ -134,16 +135,23 @@ def run_crawl(
         "ONIONWATCH_JOURNAL_DIR": str(journal_dir()),  # the capture log (evidence) and the index's source
         "ONIONWATCH_KNOWN_URLS": str(known_urls_path()),  # per-onion caps across runs, resumed jobs
         "ONIONWATCH_CRAWL_ID": crawl_id,
+        "ONIONWATCH_RECRAWL_STATE": str(recrawl_state_path()),  # crawler.recrawl: what --recrawl revisits
         **_store_settings(output, enrich),
         **profile_settings,
         **(overrides or {}),
     }
+    values["EXTENSIONS"] = {**dict(values.get("EXTENSIONS") or {}), "crawler.recrawl.RecrawlRecorder": 700}
     for key, value in values.items():
         s.set(key, value, priority="cmdline")
     if not verbose:
         quiet_logging()
     process = CrawlerProcess(s)
-    process.crawl(OnionSpider, seeds=seeds, crawl_id=crawl_id)
+    spider_args = dict(spider_args or {})
+    if spider_args.pop("recrawl", False):
+        from crawler.recrawl import RecrawlSpider as spider_cls
+    else:
+        spider_cls = OnionSpider
+    process.crawl(spider_cls, seeds=seeds, crawl_id=crawl_id, **spider_args)
     process.start()
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     summary_file.unlink(missing_ok=True)
@@ -158,6 +166,34 @@ def journal_dir() -> Path:
 def known_urls_path() -> Path:
     """URLs per onion known from the journal (crawler.known): caps across runs, resumed jobs."""
     return settings.home() / "crawl-state" / "known-urls.sqlite"
+
+
+def recrawl_state_path() -> Path:
+    """Per page hash, validators and change count (crawler.recrawl): the --recrawl policy's input."""
+    return settings.home() / "crawl-state" / "recrawl.sqlite"
+
+
+def backoff_state_path() -> Path:
+    """Per-onion back-off of dead addresses (crawler.prefilter)."""
+    return settings.home() / "crawl-state" / "backoff.sqlite"
+
+
+def prefiltered(seed_urls: list[str], controls: list[str], parallel: int) -> list[str]:
+    """Seeds whose onion has a descriptor (or whose lookup said nothing); dead ones are backed off."""
+    from crawler.onion import onion_of_url
+    from crawler.prefilter import BackoffState, prefilter
+
+    if not controls:
+        click.echo("warning: --prefilter needs a Tor control port; crawling every seed", err=True)
+        return seed_urls
+    state = BackoffState(backoff_state_path())
+    result = prefilter({onion_of_url(u) for u in seed_urls} - {None}, controls[0], state, parallel=parallel)
+    state.close()
+    keep = result.crawl()
+    c = result.counts()
+    click.echo(f"prefilter: {c['found']} with a descriptor, {c['not_found']} dead, {c['backing_off']} backing off, "
+               f"{c['unknown']} unknown ({result.lookups} lookups in {result.seconds:.1f}s)", err=True)
+    return [u for u in seed_urls if onion_of_url(u) is None or onion_of_url(u) in keep]
 
 
 def job(jobdir: str | None, seeds: str) -> str | None:
@@ -245,14 +281,35 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict:
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's and the libraries' own log as well.")
 @click.option("--warc", "warc_dir", type=click.Path(file_okay=False),
               help="Also write WARC/1.1 files here (raw bodies in clear: personal data included).")
+@click.option("--prefilter", is_flag=True, help="Look up descriptors first (ControlPort): dead onions are not fetched, and backed off.")
+@click.option("--prefilter-parallel", type=int, default=32, show_default=True, help="Descriptor lookups at once.")
+@click.option("--recrawl", is_flag=True, help="Revisit known onions and pages by policy (crawler.recrawl); --seeds limits it to those onions ('all': every one).")
+@click.option("--every", metavar="DURATION", help="With --recrawl: run again every DURATION (e.g. 6h) until stopped.")
+@click.option("--budget-pages", type=int, help="With --recrawl: at most this many pages per run.")
+@click.option("--budget-time", metavar="DURATION", help="Stop a run after this long (e.g. 30m).")
 @click.option("-s", "--set", "extra", multiple=True, metavar="NAME=VALUE", help="Any Scrapy/onionwatch setting.")
 def crawl(seeds, socks, control, output, no_enrich, jobdir, frontier, max_pages_per_onion, max_depth, concurrency,
-          timeout, allow_clearnet, summary_json, verbose, warc_dir, extra) -> None:
+          timeout, allow_clearnet, summary_json, verbose, warc_dir, prefilter, prefilter_parallel, recrawl, every,
+          budget_pages, budget_time, extra) -> None:
     """Crawl onion services through Tor, tag pages and index them."""
+    if every:
+        if not recrawl:
+            raise click.BadParameter("--every needs --recrawl", param_hint="--every")
+        _every(every)
+        return
     overrides = _parse_overrides(extra)
-    seed_urls = checked_seeds(seeds, allow_clearnet=allow_clearnet,
-                              max_url=int(overrides.get("URLLENGTH_LIMIT") or 512))
+    seed_urls = ([] if recrawl and seeds == "all" else
+                 checked_seeds(seeds, allow_clearnet=allow_clearnet, max_url=int(overrides.get("URLLENGTH_LIMIT") or 512)))
     socks_l, control_l = tor_route(socks, control)
+    if prefilter:
+        seed_urls = prefiltered(seed_urls, control_l, prefilter_parallel)
+        if not seed_urls and not recrawl:
+            click.echo("every seed is dead or backing off: nothing to crawl", err=True)
+            return
+    if budget_time:
+        from crawler.liveness import parse_duration
+
+        overrides["CLOSESPIDER_TIMEOUT"] = parse_duration(budget_time)
     if no_enrich and not output:
         click.echo("error: --no-enrich needs --output: the index (and the journal it is built from) only ever "
                    "holds masked text", err=True)
@@ -285,8 +342,9 @@ def crawl(seeds, socks, control, output, no_enrich, jobdir, frontier, max_pages_
         overrides["ONIONWATCH_FRONTIER_URL"] = frontier
     started = time.time()
     crawl_id = job(jobdir, seeds)
+    spider_args = {"recrawl": True, "max_pages": budget_pages} if recrawl else None
     summary = run_crawl(",".join(seed_urls), socks=socks_l, controls=control_l, output=output, enrich=not no_enrich,
-                        overrides=overrides, verbose=verbose, crawl_id=crawl_id)
+                        overrides=overrides, verbose=verbose, crawl_id=crawl_id, spider_args=spider_args)
     if summary_json:
         click.echo(json.dumps(summary, indent=2))
     else:
@@ -300,6 +358,24 @@ def crawl(seeds, socks, control, output, no_enrich, jobdir, frontier, max_pages_
     rc = outcome(summary)
     if rc:
         sys.exit(rc)
+
+
+def _every(every: str) -> None:
+    """Scheduled recrawls: the same command without --every, in a child process per run (a
+    Twisted reactor runs once per process), started every DURATION until interrupted."""
+    import subprocess
+
+    from crawler.liveness import parse_duration
+
+    period = parse_duration(every)
+    argv = list(sys.argv[1:])
+    i = argv.index("--every")
+    del argv[i:i + 2]
+    while True:
+        started = time.time()
+        rc = subprocess.call([sys.executable, "-m", "onionwatch", *argv])
+        click.echo(f"recrawl run ended (rc {rc}); next in {max(0.0, period - (time.time() - started)):.0f}s", err=True)
+        time.sleep(max(0.0, period - (time.time() - started)))
 
 
 COMMANDS = [crawl]
