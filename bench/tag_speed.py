@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from enrich import Tagger  # noqa: E402
+from enrich import Tagger
 
 
 def corpus(docs: int, seed: int = 4) -> list[str]:
