@@ -116,7 +116,7 @@ class DescriptorLookup:
                             self.lookups += 1
                             slot[0].wait(self.timeout)
                         except Exception:  # noqa: BLE001 — a refused or broken lookup is "unknown"
-                            pass
+                            slot[1] = UNKNOWN
                         finally:
                             with lock:
                                 waiting.pop(addr, None)

@@ -37,7 +37,7 @@ def _versions(*runs: list[dict]) -> dict[str, list[str]]:
 
 def test_recrawl_changed_page_first_one_new_version(lab, tmp_path):  # noqa: F811
     env = lab_env(lab, tmp_path / "home")
-    onion = site(lab, "market")["onion"]
+    onion = next(s for s in lab["sites"] if s["name"] == "market")["onion"]  # Golden Lotus (market/listings)
     home = f"http://{onion}/"
     common = ["--no-enrich", "-s", "ONIONWATCH_DISCOVER=False"]
     a, b, c = (tmp_path / f"{x}.jsonl" for x in "abc")
