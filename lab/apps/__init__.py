@@ -121,8 +121,10 @@ def default_venvs_dir() -> Path:
 
 
 def _install_key(spec: AppSpec) -> str:
+    # the template database depends on the migrations (requirements) and the project's settings only
+    project = sorted(RUN_DIR.glob(f"{Path(spec.runner).stem}_site/settings.py")) if spec.prepare else []
     text = "\n".join([f"python {sys.version_info[0]}.{sys.version_info[1]}", *sorted(spec.requirements),
-                      f"prepare {spec.prepare}", (RUN_DIR / spec.runner).read_text(encoding="utf-8") if spec.prepare else ""])
+                      f"prepare {spec.prepare}", *(p.read_text(encoding="utf-8") for p in project)])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -183,7 +185,9 @@ def _run(cmd: list[str], spec: AppSpec, step: str) -> None:
     if proc.returncode != 0:
         tail = "\n".join(line for line in (proc.stderr or proc.stdout).splitlines()
                          if "is ignored: it is neither a file nor a directory" not in line)[-2000:]
-        raise AppError(f"lab app {spec.name}: {step} failed (exit {proc.returncode}):\n{tail}")
+        hint = ("\n(no route to the package registry: install the apps beforehand with scripts/setup_lab_apps.sh, "
+                "outside the lab's network namespace)") if "name resolution" in tail or "NewConnectionError" in tail else ""
+        raise AppError(f"lab app {spec.name}: {step} failed (exit {proc.returncode}):\n{tail[-800:]}{hint}")
 
 
 # -- start --------------------------------------------------------------------------------------
@@ -199,6 +203,8 @@ def _app_config(spec: AppSpec, root: Path, port: int, onion: str, onion_of: dict
     if spec.seed.get("pastes") or spec.seed.get("samples"):
         pastes = content.pastes(configs, spec.seed.get("pastes") or [], spec.seed.get("samples") or [])
         cfg.update(database=str(data / "pinnwand.sqlite3"), pastes=pastes)
+        if spec.seed.get("index_page"):  # pinnwand lists no pastes itself: the operator's index page
+            cfg["pages"] = {spec.seed["index_page"]: content.paste_index(pastes)}
         truth = [{"path": f"/{p['slug']}", "kind": p["kind"], "source": p["source"]} for p in pastes]
     if spec.seed.get("listings"):
         other = load_apps().get(spec.seed.get("link_samples_to") or "")

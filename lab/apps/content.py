@@ -70,6 +70,16 @@ def pastes(configs: Path, paste_dirs: list[str], sample_dirs: list[str]) -> list
     return out
 
 
+def paste_index(pastes: list[dict[str, Any]], title: str = "Public dumps") -> str:
+    """A reStructuredText page listing every paste (pinnwand serves extra .rst pages from its
+    page_path: an operator's way to publish an index on a pastebin that has none)."""
+    lines = [title, "=" * len(title), "", "Dumps and samples posted here, newest first.", ""]
+    for p in sorted(pastes, key=lambda p: str(p.get("posted") or ""), reverse=True):
+        label = p["raw"].splitlines()[0].strip().replace("`", "'").replace("<", "(").replace(">", ")") or p["slug"]
+        lines.append(f"* `{label} </{p['slug']}>`__")
+    return "\n".join(lines) + "\n"
+
+
 def _price(raw: dict[str, Any]) -> tuple[float | None, str, str]:
     """(amount, currency, as written) for the shop: a fiat price (stablecoins as dollars) or none."""
     if raw.get("prices"):

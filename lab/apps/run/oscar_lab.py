@@ -48,7 +48,8 @@ def _category(path: list[str]):
         kids = category.objects.get_root_nodes() if node is None else node.get_children()
         found = kids.filter(name=name).first()
         if found is None:
-            found = category.objects.add_root(name=name) if node is None else node.add_child(name=name)
+            new = category(name=name)  # treebeard 7: nodes are added as unsaved instances
+            found = category.objects.add_root(instance=new) if node is None else node.add_child(instance=new)
         node = found
     return node
 
@@ -84,6 +85,10 @@ def seed(cfg: dict) -> dict:
                                         price_currency=item["currency"],
                                         num_in_stock=item.get("stock", 50))
             added += 1
+    if added or not (Path(cfg["database"]).parent / "whoosh").exists():
+        from django.core.management import call_command
+
+        call_command("update_index", verbosity=0)  # the catalogue pages list what the search index has
     urls = {p.upc: p.get_absolute_url() for p in product.objects.all()}
     return {"added": added, "products": urls}
 

@@ -20,11 +20,23 @@ from pathlib import Path
 
 
 def configure(cfg: dict) -> None:
+    """pinnwand's configuration module, set before anything reads it (as its CLI does from a
+    TOML file); extra reStructuredText pages (``pages``) go beside pinnwand's own in page_path."""
+    import shutil
+
     from pinnwand import configuration
 
     for key, value in (cfg.get("settings") or {}).items():
         setattr(configuration, key, value)
     configuration.database_uri = f"sqlite:///{cfg['database']}"
+    if cfg.get("pages"):
+        pages = Path(cfg["database"]).parent / "pages"
+        pages.mkdir(exist_ok=True)
+        for own in (Path(configuration.__file__).parent / "page").glob("*.rst"):
+            shutil.copy(own, pages / own.name)
+        for name, text in cfg["pages"].items():
+            (pages / f"{name}.rst").write_text(text, encoding="utf-8")
+        configuration.page_path = str(pages)
 
 
 def seed(pastes: list[dict]) -> int:

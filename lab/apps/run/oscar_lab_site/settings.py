@@ -2,7 +2,7 @@
 onionwatch). Everything instance-specific comes from the JSON file named by
 OSCAR_LAB_CONFIG, written by lab.apps: database and media paths, secret key, shop name.
 Nothing reaches outside: mail goes to Django's dummy backend, search is the database
-("simple") backend, no CDN, no analytics, no update check; the server binds 127.0.0.1 only.
+Whoosh backend, no CDN, no analytics, no update check; the server binds 127.0.0.1 only.
 """
 
 import json
@@ -51,8 +51,11 @@ TEMPLATES = [{
 AUTHENTICATION_BACKENDS = ["oscar.apps.customer.auth_backends.EmailBackend", "django.contrib.auth.backends.ModelBackend"]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": CFG["database"],
                          "OPTIONS": {"timeout": 20}}}
-HAYSTACK_CONNECTIONS = {"default": {"ENGINE": "haystack.backends.simple_backend.SimpleEngine"}}
-HAYSTACK_SIGNAL_PROCESSOR = "haystack.signals.BaseSignalProcessor"  # the simple backend has no index to update
+# Oscar's catalogue and category pages are search results (haystack): Whoosh is the backend that
+# lists and filters without a search server (haystack's "simple" backend lists nothing).
+HAYSTACK_CONNECTIONS = {"default": {"ENGINE": "oscar_lab_site.search.WhooshEngine",  # offset paging fix
+                                    "PATH": CFG.get("search_index") or str(Path(CFG["database"]).parent / "whoosh")}}
+HAYSTACK_SIGNAL_PROCESSOR = "haystack.signals.BaseSignalProcessor"  # the seed step runs update_index once
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English")]
