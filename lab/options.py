@@ -95,6 +95,10 @@ def add(root: Path, option: str, *, timeout: float = 120.0,
     """Add an option's sites to the running lab at `root`; returns the new state."""
     from lab.control import is_up, read_state, wait_reachable
 
+    if option in ("apps", "app") or option.startswith("app-"):  # real web apps: lab.apps
+        from lab import apps
+
+        return apps.add(root, [option], timeout=max(timeout, 180.0), log=log)
     root = Path(root)
     state = read_state(root)
     if not is_up(state):

@@ -23,8 +23,13 @@ def lab() -> None:
 @click.option("--with", "options", multiple=True, metavar="OPTION",
               help="Add a group of extra sites, e.g. `walls` (login market, captcha forum, queue, seized site, "
                    "JS-only and rate-limited sites); also to a lab that is already up.")
-def up(clients: int, bulk: str | None, options: tuple[str, ...]) -> None:
+@click.option("--apps", "apps", default="", metavar="NAME,...",
+              help="Add real web apps installed from PyPI (configs/lab/apps), e.g. pinnwand,oscar (or all); "
+                   "same as --with app-NAME.")
+def up(clients: int, bulk: str | None, options: tuple[str, ...], apps: str) -> None:
     """Start the lab; returns once every lab onion answers through Tor."""
+    if apps.strip():  # one option for all of them: started together, each knows the others' onions
+        options += (f"app-{apps.strip()}",)
     bulk_t = tuple(int(x) for x in bulk.split(":")) if bulk else None
     try:
         state = control.up(settings.lab_dir(), clients=clients, bulk=bulk_t, options=options,
