@@ -1,14 +1,27 @@
-"""Indexing throughput, side by side in one run, on one local noida-db (Elasticsearch API):
+"""Indexing throughput, side by side in one run, each variant on a local noida-db of its own
+(Elasticsearch API; a server's background work, such as persisting its data file, then
+weighs on its own variant only):
 
-  onionwatch   PageWriter.store(batch) — the crawler's sink: snapshot (sealed raw body),
-               page (monthly partition, re-index lookup), service roll-up (optimistic
-               concurrency), refreshes so a stored page is searchable at once
-  bare         elasticsearch.helpers.bulk of exactly the documents PageWriter sent for that
+  onionwatch   PageWriter.store(batch) — the crawler's sink: snapshots (sealed raw bodies),
+               the page registry (scripted upserts whose response gives each page its
+               partition), pages, and one scripted upsert per onion service; no searches,
+               no aggregations, no refreshes
+  bare         elasticsearch.helpers.bulk of exactly the actions PageWriter sent for that
                batch (captured from it), into a twin index layout: the ceiling for that data
+  bare pages   helpers.bulk of the snapshot and page documents alone (no registry, no
+               services): what the registry and the roll-ups cost on top of storing pages
 
-Batches alternate between the two (PageWriter, then bare for the same batch), so machine
-noise hits both alike. Records are the lab's generated pages, extracted and tagged by the
-crawler's own code (docs/record.md shape).
+Batches alternate between the variants (PageWriter, then bare for the same batch), so
+machine noise hits them alike; besides the ratio of total times the table gives the median
+of the per-batch ratios, which a burst of load on this shared machine moves less. Part 1
+compares at batch 64 (the crawler's default) and 500;
+part 2 grows one layout per variant to 100,000 records (10,000 with --quick) at batch 500
+and reports the same ratios in windows ending at 2k (from 500: the first batch sets the
+layout up), 10k and 100k records: flat means the writer's cost does not grow with the index.
+
+Records are the lab's generated pages, extracted and tagged by the crawler's own code
+(docs/record.md shape); beyond 2,000 records each further record is one of those with its
+own URL and body (a unique comment appended to the raw page, so its own sha256 and snapshot).
 
 Run:  .venv/bin/python bench/index_bench.py [--quick]
 """
@@ -19,22 +32,32 @@ import argparse
 import hashlib
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import log, machine, noida, print_table, ratio, workdir  # noqa: E402
+from bench.common import (
+    ensure_isolated,
+    log,
+    machine,
+    noida,
+    print_table,
+    ratio,
+    rss_mb,
+    workdir,
+)
 
+BASE = 2000  # real records generated; more are derived from them
 
-def records(n: int, onions: int = 40) -> list[dict[str, Any]]:
+def real_records(n: int, onions: int = 40) -> list[dict[str, Any]]:
     """Real page records: the lab's generated pages (rendered in-process, no network),
     extracted by the crawler's extractor and tagged by the crawl's enricher (enrich.records.RecordEnricher)."""
+    import configs
     from crawler.extract import extract
     from crawler.items import shape
     from crawler.onion import find_onions
-    import configs
     from enrich.records import RecordEnricher
     from enrich.tagger import Tagger
     from lab import bulk_sites, fake_onion, serve_sites
@@ -43,7 +66,7 @@ def records(n: int, onions: int = 40) -> list[dict[str, Any]]:
     specs = bulk_sites(onions, per_onion)
     onion_of = {s.name: fake_onion(s.name) for s in specs}
     site_lab = serve_sites(specs, onion_of)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     out = []
     try:
         for i in range(n):
@@ -65,76 +88,120 @@ def records(n: int, onions: int = 40) -> list[dict[str, Any]]:
     return [shape(r) for r in out]  # as the crawl's pipeline hands them to the sink
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="1,000 records per batch size instead of 4,000")
-    args = ap.parse_args()
+def records(n: int, onions: int = 40) -> list[dict[str, Any]]:
+    """n page records: up to BASE real ones, then variants of them (own URL, own body)."""
+    base = real_records(min(n, BASE), onions)
+    out = list(base)
+    for i in range(len(base), n):
+        r = base[i % len(base)]
+        raw = r["raw"] + f"\n<!-- copy {i} -->\n".encode()
+        out.append(dict(r, url=f"{r['url'].rstrip('/')}/copy/{i}", raw=raw, sha256=hashlib.sha256(raw).hexdigest(),
+                        size=len(raw)))
+    return out
 
-    from elasticsearch import helpers
 
-    from index import Names, PageWriter, setup
-    from index.client import connect
-    from index.names import PAGES, month_partition
-    from index.schema import default_config_dir, ensure_partition
+class Variants:
+    """PageWriter and its bare twins, each variant on a noida-db of its own (so each pays its
+    own server's background work, e.g. persisting its data file); ``batch`` times them all
+    on the same batch, back to back."""
 
-    n = 1000 if args.quick else 4000
-    tmp = workdir("index-bench")
-    config_dir = default_config_dir()
-    rows = []
-    with noida(tmp / "es") as url:
-        es = connect(url)
-        log(f"{machine()}; noida-db at {url}")
-        for batch_size in (64, 500):
-            ow, bare = Names(f"bench-ow-{batch_size}"), Names(f"bench-bare-{batch_size}")
-            setup(es, ow, config_dir)
-            specs = setup(es, bare, config_dir)
-            docs = records(n)
-            ensure_partition(es, bare, specs[PAGES], month_partition(docs[0]["fetched_at"]))
-            sent: list[dict[str, Any]] = []
-            bulk_time = [0.0]
+    def __init__(self, urls: dict[str, str], tag: str, config_dir: Path) -> None:
+        from index import Names, PageWriter, setup
+        from index.client import connect
 
-            class Capturing(PageWriter):
-                def _send(self, actions):  # noqa: ANN001, ANN202
-                    sent.extend(actions)
-                    t0 = time.perf_counter()
-                    try:
-                        return super()._send(actions)
-                    finally:
-                        bulk_time[0] += time.perf_counter() - t0
+        self.clients = {variant: connect(url) for variant, url in urls.items()}
+        self.names = {variant: Names(f"{tag}-{variant}") for variant in urls}
+        for variant in urls:
+            setup(self.clients[variant], self.names[variant], config_dir)
+        self.ow = self.names["ow"]
+        self.sent: list[dict[str, Any]] = []
+        self.t_bulk = 0.0
+        outer = self
 
-            pw_es = connect(url)
-            spent = _timed(pw_es)
-            writer = Capturing(pw_es, ow, snapshot_key=b"k" * 32, config_dir=config_dir)
-            t_ow = t_bare = 0.0
-            failed = bare_errors = 0
-            for i in range(0, n, batch_size):
-                batch = docs[i:i + batch_size]
-                sent.clear()
+        class Capturing(PageWriter):
+            def _send(self, actions):
+                outer.sent.extend(actions)
                 t0 = time.perf_counter()
-                failed += sum(1 for e in writer.store(batch) if e)
-                t_ow += time.perf_counter() - t0
-                actions = [_retarget(a, ow.prefix, bare.prefix) for a in sent]
-                t0 = time.perf_counter()
-                _, errors = helpers.bulk(es, actions, chunk_size=200, max_chunk_bytes=8 * 1024 * 1024,
-                                         raise_on_error=False, stats_only=True)
-                t_bare += time.perf_counter() - t0
-                bare_errors += errors
-            es.indices.refresh(index=f"{ow.prefix}-*,{bare.prefix}-*")
-            stored = es.count(index=ow.pages)["count"], es.count(index=bare.pages)["count"]
-            size = _store_bytes(es, f"{ow.prefix}-*") / n
-            rows.append([batch_size, n, f"{stored[0]}/{stored[1]}", n / t_ow, n / t_bare, ratio(t_bare, t_ow),
-                         f"{100 * bulk_time[0] / t_ow:.0f}%",
-                         " ".join(f"{k} {100 * v / t_ow:.0f}%" for k, v in sorted(spent.items())),
-                         f"{failed}/{bare_errors}", f"{size / 1024:.1f}" if size else "-"])
-            log(f"batch {batch_size}: PageWriter {n / t_ow:.0f} docs/s, bare bulk {n / t_bare:.0f} docs/s")
-    print(f"\nbench/index_bench.py{' --quick' if args.quick else ''} — {machine()}")
-    print("Each page record = 1 snapshot + 1 page doc + its share of service roll-ups (40 onions).")
-    print_table("Indexing: page records/s into one noida-db",
-                ["batch", "records", "pages stored ow/bare", "PageWriter", "bare bulk", "ow/bare",
-                 "PW time in bulk", "PW time in other calls", "errors ow/bare", "KiB/record"], rows)
+                try:
+                    return super()._send(actions)
+                finally:
+                    outer.t_bulk += time.perf_counter() - t0
+
+        self.calls = _count_calls(self.clients["ow"])
+        self.writer = Capturing(self.clients["ow"], self.ow, snapshot_key=b"k" * 32, config_dir=config_dir)
+        self.t = dict.fromkeys(urls, 0.0)
+        self.pairs: list[dict[str, float]] = []  # per batch: seconds of each variant, back to back
+        self.failed = dict.fromkeys(urls, 0)
+
+    def batch(self, docs: list[dict[str, Any]]) -> None:
+        from elasticsearch import helpers
+
+        self.sent.clear()
+        t0 = time.perf_counter()
+        self.failed["ow"] += sum(1 for e in self.writer.store(docs) if e)
+        took = {"ow": time.perf_counter() - t0}
+        for variant in self.clients:
+            if variant == "ow":
+                continue
+            actions = [_retarget(a, self.ow.prefix, self.names[variant].prefix) for a in self.sent]
+            if variant == "pages":  # snapshots and pages alone, each page a plain index of its full document
+                actions = [a if a["_op_type"] == "create" else
+                           {"_op_type": "index", "_index": a["_index"], "_id": a["_id"], "_source": a["upsert"]}
+                           for a in actions if a["_op_type"] == "create" or ("upsert" in a and "doc" in a)]
+            t0 = time.perf_counter()
+            _, errors = helpers.bulk(self.clients[variant], actions, chunk_size=200,
+                                     max_chunk_bytes=8 * 1024 * 1024, raise_on_error=False, stats_only=True)
+            took[variant] = time.perf_counter() - t0
+            self.failed[variant] += errors
+        for variant, seconds in took.items():
+            self.t[variant] += seconds
+        self.pairs.append(took)
+
+    def reset(self) -> None:
+        """Forget what was timed so far (after the untimed first batch)."""
+        self.t = dict.fromkeys(self.t, 0.0)
+        self.pairs.clear()
+        self.calls.clear()
+        self.t_bulk = 0.0
+
+    def count(self, variant: str) -> int:
+        es, names = self.clients[variant], self.names[variant]
+        es.indices.refresh(index=f"{names.prefix}-*")
+        return int(es.count(index=names.pages)["count"])
 
 
-def _store_bytes(es, pattern: str) -> int:  # noqa: ANN001
+def median_ratio(pairs: list[dict[str, float]], base: str) -> str:
+    """Median over batches of (time of ``base``) / (time of PageWriter) for the same batch:
+    robust to load bursts on a shared machine, which hit one batch pair at a time."""
+    import statistics
+
+    return f"{statistics.median(p[base] / p['ow'] for p in pairs):.2f}x" if pairs else "-"
+
+
+def _count_calls(es) -> dict[str, int]:
+    """Requests PageWriter's client makes, by endpoint (bulk vs anything else)."""
+    seen: dict[str, int] = {}
+    transport = es.transport
+    real = transport.perform_request
+
+    def record(method: str, target: str, *a, **kw):
+        path = target.split("?")[0]
+        key = "bulk" if path.endswith("/_bulk") else f"{method} {path.split('/')[-1] or path}"
+        seen[key] = seen.get(key, 0) + 1
+        return real(method, target, *a, **kw)
+
+    transport.perform_request = record
+    return seen
+
+
+def _retarget(action: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """The same action for a twin layout."""
+    out = dict(action)
+    out["_index"] = new + action["_index"][len(old):]
+    return out
+
+
+def _store_bytes(es, pattern: str) -> int:
     """On-disk size of the indices (0 when the server doesn't report it)."""
     try:
         stats = es.indices.stats(index=pattern, metric="store")
@@ -143,33 +210,105 @@ def _store_bytes(es, pattern: str) -> int:  # noqa: ANN001
         return 0
 
 
-def _timed(es) -> dict[str, float]:  # noqa: ANN001
-    """Wrap the non-bulk calls PageWriter makes so the bench can say where its time goes."""
-    spent: dict[str, float] = {}
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="part 1 with 1,000 and 2,000 records, growth to 10,000")
+    ap.add_argument("--grow-to", type=int, default=0, help="records in part 2 (default 100,000; --quick 10,000)")
+    args = ap.parse_args()
+    ensure_isolated()
 
-    def wrap(owner, name: str) -> None:  # noqa: ANN001
-        real = getattr(owner, name)
+    from contextlib import ExitStack
 
-        def timed(*a, **kw):  # noqa: ANN002, ANN003, ANN202
-            label = {"search": "page-count aggs" if "aggs" in kw else "id lookups"}.get(name, name)
-            t0 = time.perf_counter()
-            try:
-                return real(*a, **kw)
-            finally:
-                spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
-        setattr(owner, name, timed)
+    from index.schema import default_config_dir
+    from onionwatch import es_server
 
-    wrap(es, "search")
-    wrap(es, "mget")
-    wrap(es.indices, "refresh")
-    return spent
+    sizes = {64: 1000, 500: 2000} if args.quick else {64: 4000, 500: 10000}
+    grow = args.grow_to or (10_000 if args.quick else 100_000)
+    marks = [m for m in (2_000, 10_000, 100_000) if m <= grow]
+    tmp = workdir("index-bench")
+    config_dir = default_config_dir()
+    total = max(max(n + b for b, n in sizes.items()), grow)
+    log(f"generating {total} records ({min(total, BASE)} rendered and tagged) ...")
+    docs = records(total)
+    part1: list[list[Any]] = []
+    part2: list[list[Any]] = []
+    log(machine())
+    for batch_size, n in sizes.items():
+        with ExitStack() as stack:
+            urls = {v: stack.enter_context(noida(tmp / f"p1-{batch_size}-{v}")) for v in ("ow", "bare", "pages")}
+            v = Variants(urls, f"b{batch_size}", config_dir)
+            v.batch(docs[:batch_size])  # the first store sets the layout up: not part of the figures
+            v.reset()
+            for i in range(batch_size, batch_size + n, batch_size):
+                v.batch(docs[i:i + batch_size])
+            count = len(docs[batch_size:batch_size + n])
+            other = {k: c for k, c in v.calls.items() if k != "bulk"}
+            part1.append([batch_size, count, f"{v.count('ow')}/{v.count('bare')}", count / v.t["ow"],
+                          count / v.t["bare"], ratio(v.t["bare"], v.t["ow"]), median_ratio(v.pairs, "bare"),
+                          count / v.t["pages"], ratio(v.t["pages"], v.t["ow"]),
+                          f"{100 * v.t_bulk / v.t['ow']:.0f}%", f"{v.calls.get('bulk', 0) / len(v.pairs):.1f}",
+                          " ".join(f"{k} {c}" for k, c in sorted(other.items())) or "none",
+                          "/".join(str(v.failed[k]) for k in ("ow", "bare", "pages"))])
+            log(f"batch {batch_size}: PageWriter {count / v.t['ow']:.0f} rec/s, bare {count / v.t['bare']:.0f}, "
+                f"bare pages {count / v.t['pages']:.0f}")
+
+    with ExitStack() as stack:
+        urls = {v: stack.enter_context(noida(tmp / f"p2-{v}")) for v in ("ow", "bare")}
+        pids = {v: es_server.status(tmp / f"p2-{v}").pid for v in urls}
+        v = Variants(urls, "grow", config_dir)
+        batch_size, done, first_pair, stopped = 500, 0, 0, ""
+        window_start = {m: m - 4_000 if m > 1_000 else 500 for m in marks}  # the first batch sets up
+        last = dict(v.t)
+        started = time.perf_counter()
+        for i in range(0, grow, batch_size):
+            if done in window_start.values():
+                last, first_pair = dict(v.t), len(v.pairs)
+            v.batch(docs[i:i + batch_size])
+            if i == 0:
+                v.calls.clear()  # the first store set the layout up
+            done = min(grow, i + batch_size)
+            rss = {k: rss_mb(pid) for k, pid in pids.items()}
+            if done in marks:
+                w = done - window_start[done]
+                t = {k: v.t[k] - last[k] for k in v.t}
+                part2.append([f"{window_start[done]:,}-{done:,}", w / t["ow"], w / t["bare"], ratio(t["bare"], t["ow"]),
+                              median_ratio(v.pairs[first_pair:], "bare"), f"{rss['ow']:.0f}/{rss['bare']:.0f}"])
+                log(f"grown to {done}: PageWriter {w / t['ow']:.0f} rec/s, bare {w / t['bare']:.0f} "
+                    f"({time.perf_counter() - started:.0f} s)")
+            elif done % 10_000 == 0:
+                log(f"grown to {done} ({time.perf_counter() - started:.0f} s, server RSS {rss['ow']:.0f}/"
+                    f"{rss['bare']:.0f} MiB)")
+            if _available_mb() < 2048:
+                stopped = f"; stopped at {done:,} records: less than 2 GiB of memory left"
+                log(stopped[2:])
+                break
+        other = {k: c for k, c in v.calls.items() if k != "bulk"}
+        grown = v.count("ow"), v.count("bare")
+        size = _store_bytes(v.clients["ow"], f"{v.ow.prefix}-*") / max(grown[0], 1)
+
+    print(f"\nbench/index_bench.py{' --quick' if args.quick else ''} — {machine()}")
+    print("Each page record = 1 snapshot + 1 registry upsert + 1 page update + its share of the service upserts "
+          "(40 onions); each variant on a noida-db of its own; the first batch (layout setup) is not timed.")
+    print("ow/bare = total times; ow/bare median = median over batches of the two back-to-back timings.")
+    print_table("Part 1 — page records/s",
+                ["batch", "records", "pages ow/bare", "PageWriter", "bare bulk", "ow/bare", "ow/bare median",
+                 "bare pages only", "ow/bare pages", "PW time in bulk", "bulk requests/batch", "other requests",
+                 "errors ow/bare/pages"], part1)
+    print_table(f"Part 2 — as the index grows (batch 500; {grow:,} records, {grown[0]:,}/{grown[1]:,} pages stored "
+                f"ow/bare; requests other than bulk after the first batch: "
+                f"{', '.join(f'{k} {c}' for k, c in sorted(other.items())) or 'none'}{stopped})",
+                ["records in window", "PageWriter", "bare bulk", "ow/bare", "ow/bare median", "server RSS MiB ow/bare"],
+                part2)
+    if size:
+        print(f"Stored size: {size / 1024:.1f} KiB per record (PageWriter layout, as the server reports it).")
 
 
-def _retarget(action: dict[str, Any], old: str, new: str) -> dict[str, Any]:
-    """The same document for the twin layout, without optimistic-concurrency guards."""
-    out = {k: v for k, v in action.items() if k not in ("if_seq_no", "if_primary_term")}
-    out["_index"] = new + action["_index"][len(old):]
-    return out
+def _available_mb() -> float:
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024
+    return float("inf")
 
 
 if __name__ == "__main__":

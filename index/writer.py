@@ -32,6 +32,7 @@ after Elasticsearch answered for every document, so a caller acknowledges upstre
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -50,7 +51,8 @@ from tenacity import (
 )
 
 from index import schema
-from index.names import PAGES, Names, month_partition, parse_time
+from index.names import PAGES, Names, month_partition
+from index.names import parse_time as _parse_time
 from index.snapshots import seal
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
@@ -114,6 +116,13 @@ def _clean_reason(error: Any) -> str:
     else:
         text = _PREVIEW_RE.sub("", str(error))
     return text[:500]
+
+
+@functools.lru_cache(maxsize=8192)
+def parse_time(value: str) -> datetime:
+    """names.parse_time, remembered: a crawl's records share a few thousand timestamps
+    (one per second), and every record needs its time parsed several times."""
+    return _parse_time(value)
 
 
 def _valid_time(value: str) -> bool:
@@ -217,6 +226,7 @@ def merge_service(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict
 
 # -- scripts (documented Painless; only constructs measured to run correctly on noida-db too) --
 
+@functools.lru_cache(maxsize=8192)
 def utc(value: str) -> str:
     """An RFC 3339 time in UTC with ``Z`` (fractional seconds kept): the form every time the
     writer stores has, so the scripts can order times by their first 19 characters."""
