@@ -29,7 +29,10 @@ from scrapy.exceptions import NotConfigured
 from evidence.warc import Warc
 
 TEXT_TYPES = ("text/", "application/xhtml+xml", "application/xml", "application/json")
-_DROP = {b"content-encoding", b"transfer-encoding", b"content-length"}
+_DROP = {b"content-encoding", b"transfer-encoding", b"content-length", b"set-cookie"}
+# Our own credentials never go into evidence: a site profile's session cookie or login header
+# would let anyone holding the bundle act as our account on the market.
+_SECRET_REQUEST_HEADERS = {b"host", b"cookie", b"authorization", b"proxy-authorization"}
 
 
 def _pairs(headers: Any, drop: set[bytes] = frozenset()) -> list[tuple[str, str]]:  # type: ignore[assignment]
@@ -89,7 +92,7 @@ class WarcRecorder:
         ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip().lower()
         body = response.body if (not ctype or ctype.startswith(TEXT_TYPES)) else b""
         headers = _pairs(response.headers, _DROP) + [("Content-Length", str(len(body)))]
-        req_headers = [("Host", request.url.split("/")[2])] + _pairs(request.headers, {b"host"})
+        req_headers = [("Host", request.url.split("/")[2])] + _pairs(request.headers, _SECRET_REQUEST_HEADERS)
         extra = {}
         if request.meta.get("proxy"):
             extra["WARC-Onionwatch-Tor-Route"] = str(request.meta["proxy"])

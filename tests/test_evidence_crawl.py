@@ -26,9 +26,11 @@ def test_records_responses_with_sha256_and_decoded_headers(tmp_path: Path) -> No
 
     rec.spider_opened(Spider())
     body = b"<html><body>Pangolin scales</body></html>"
-    req = Request(f"http://{MARKET}/listing/1", headers={"User-Agent": "UA"}, meta={"proxy": "socks5h://127.0.0.1:9050"})
+    req = Request(f"http://{MARKET}/listing/1", headers={"User-Agent": "UA", "Cookie": "session=SECRET-SESSION",
+                                                         "Authorization": "Basic c2VjcmV0"}, meta={"proxy": "socks5h://127.0.0.1:9050"})
     resp = HtmlResponse(req.url, status=200, body=body, request=req,
-                        headers={"Content-Type": "text/html; charset=utf-8", "Content-Encoding": "gzip"})
+                        headers={"Content-Type": "text/html; charset=utf-8", "Content-Encoding": "gzip",
+                                 "Set-Cookie": "session=SECRET-SESSION"})
     rec.response_received(resp, req, Spider())
     img = Response(f"http://{MARKET}/a.png", status=200, body=b"\x89PNG....", headers={"Content-Type": "image/png"})
     rec.response_received(img, Request(img.url), Spider())
@@ -42,5 +44,6 @@ def test_records_responses_with_sha256_and_decoded_headers(tmp_path: Path) -> No
     assert page.headers["WARC-Onionwatch-Tor-Route"] == "socks5h://127.0.0.1:9050" and page.status == 200
     raw = gzip.decompress(path.read_bytes())
     assert b"Content-Encoding" not in raw and b"User-Agent: UA" in raw and b"c42" in raw
+    assert b"SECRET-SESSION" not in raw and b"c2VjcmV0" not in raw, "our own session and login never enter evidence"
     assert b"\x89PNG" not in raw and records[4].payload_sha256 == hashlib.sha256(b"").hexdigest()
     assert crawler.stats.get_value("onionwatch/warc_records") == 2
