@@ -251,7 +251,7 @@ def stop(data_dir: Path | None = None, timeout: float = 15.0) -> bool:
 
 # -- how far the embedded server goes ------------------------------------------------------
 
-_capacity_cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+_capacity_cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}  # (data dir, prefix)
 CAPACITY_TTL = 60.0
 
 
@@ -281,13 +281,13 @@ def capacity_note(es: Elasticsearch | None = None, names: Names | None = None) -
     if settings.es_config().url:
         return None
     names = names or index_names()
-    server = status()
-    if server is None:
-        return None
-    key = (server.url, names.prefix)
+    key = (str(default_data_dir().resolve()), names.prefix)
     cached = _capacity_cache.get(key)
     if cached and time.monotonic() - cached[0] < CAPACITY_TTL:
         return _note(cached[1])
+    server = status()
+    if server is None:
+        return None
     own = es is None
     es = es or connect(server.url)
     try:
