@@ -245,7 +245,7 @@ def test_new_listing_file_appears_on_its_category_page(tmp_path: Path):
     shutil.copytree(default_configs_dir(), root)
     specs = load_sites(root)
     onion_of = {s.name: fake_onion(s.name) for s in specs}
-    market = next(s for s in specs if s.role == "market")
+    market = next(s for s in specs if s.name == "market")
     with serve_sites([market], onion_of) as running:
         before = expected_pages(market, onion_of)
         (root / "market/listings/zz-new-leak.yaml").write_text(
@@ -260,7 +260,7 @@ def test_new_listing_file_appears_on_its_category_page(tmp_path: Path):
 
 @pytest.mark.slow  # serves the sites on loopback
 def test_pages_wait_for_onion_addresses():
-    market = next(s for s in load_sites() if s.role == "market")
+    market = next(s for s in load_sites() if s.name == "market")
     with serve_sites([market], {}) as running:
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(running.url("market", "/"))
