@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import ahocorasick
 
+from enrich.spans import SpanIndex
+
 
 @dataclass(slots=True)
 class Term:
@@ -60,7 +62,8 @@ class Lexicon:
                 else:
                     found.append(Term(kind, category, name, start, end, weight))
         if blocked:
-            found = [t for t in found if t.kind != "commodity" or all(t.end <= s or e <= t.start for s, e in blocked)]
+            blocks = SpanIndex(blocked)
+            found = [t for t in found if t.kind != "commodity" or not blocks.overlaps(t.start, t.end)]
         found.sort(key=lambda t: (t.start - t.end, t.start))
         occupied = bytearray(n + 1)
         kept: list[Term] = []

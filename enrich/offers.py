@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from enrich.scan import Analysis
+from enrich.spans import SpanIndex
 
 _SALE_KINDS = {"sale_cue": 1.0, "price": 1.5, "quantity": 0.5}
 COMMERCIAL = ("listing", "shop")
@@ -32,14 +33,15 @@ def _evidence(analysis: Analysis) -> tuple[list[dict[str, Any]], list[dict[str, 
     """Sale cues, negative cues (page furniture left out) and amounts, as evidence items
     {kind, start, end, term, weight[, value, unit]}."""
     negated = analysis.negations
-    furniture = analysis.furniture
+    in_negation = SpanIndex((n.start, n.end) for n in negated)
+    on_furniture = SpanIndex(analysis.furniture)
     text = analysis.text
     sale: list[dict[str, Any]] = []
     neg: list[dict[str, Any]] = []
     for t in analysis.terms:
-        if t.kind == "sale_cue" and not any(n.start <= t.start and t.end <= n.end for n in negated):
+        if t.kind == "sale_cue" and not in_negation.contains(t.start, t.end):
             sale.append({"kind": "sale_cue", "start": t.start, "end": t.end, "term": text[t.start : t.end], "weight": t.weight})
-        elif t.kind == "negative_cue" and not any(lo <= t.start < hi for lo, hi in furniture):
+        elif t.kind == "negative_cue" and not on_furniture.contains_point(t.start):
             neg.append({"kind": "negative_cue", "start": t.start, "end": t.end, "term": text[t.start : t.end], "weight": t.weight})
     for n in negated:
         neg.append({"kind": "negative_cue", "start": n.start, "end": n.end, "term": text[n.start : n.end], "weight": n.weight})
@@ -101,14 +103,23 @@ def decide(
     head_start, head_end = _head(text, int(settings["classifier_chars"]))
     # a page whose title is a guide, e-book or tool sells information, not the goods it names
     info_page = kind != "shop" and any(head_start <= i.start < head_end for i in infos)
+    sense_spans = SpanIndex((s.start, s.end) for s in senses)
+    info_starts = [i.start for i in infos]
+
+    def near_info(t: Any) -> bool:  # only guides within reach on the same line can qualify
+        lo = bisect.bisect_left(info_starts, t.start - _INFO_REACH)
+        hi = bisect.bisect_right(info_starts, t.end + _INFO_REACH)
+        return any(_same_line_near(text, t, i, 80) for i in infos[lo:hi])
+
     commodities = [
         t for t in analysis.terms
         if t.kind == "commodity"
-        and not (text[t.start : t.end].lower() in ambiguous and any(t.start - window < s.end and s.start < t.end + window for s in senses))
-        and not (t.category in INFO_CATEGORIES and (info_page or any(_same_line_near(text, t, i, 80) for i in infos)))
+        and not (text[t.start : t.end].lower() in ambiguous and sense_spans.overlaps(t.start - window, t.end + window))
+        and not (t.category in INFO_CATEGORIES and (info_page or near_info(t)))
     ]
     strong = [t for t in commodities if t.weight >= 1.0]
     strong_spans = {(t.start, t.end, t.category) for t in strong}
+    strong_by_cat = {cat: SpanIndex((t.start, t.end) for t in strong if t.category == cat) for cat in {t.category for t in strong}}
 
     def supported(c: Any) -> bool:
         """A weak word counts with an amount right next to it, a strong term of its category
@@ -117,9 +128,10 @@ def decide(
             return True
         near = _within(amounts, amount_starts, c.start - support_chars, c.end + support_chars)
         # an amount next to another category's commodity is that commodity's ("0.2g Crack COMBO")
-        if near and not any(s.category != c.category and s.start - support_chars < c.end and c.start < s.end + support_chars for s in strong):
+        if near and not any(idx.overlaps(c.start - support_chars, c.end + support_chars) for cat, idx in strong_by_cat.items() if cat != c.category):
             return True
-        if any(s.category == c.category and s.start - window < c.end and c.start < s.end + window for s in strong):
+        same = strong_by_cat.get(c.category)
+        if same is not None and same.overlaps(c.start - window, c.end + window):
             return True
         return scores.get(c.category or "", 0.0) >= threshold
 
@@ -224,6 +236,7 @@ def _same_line_near(text: str, a: Any, b: Any, reach: int) -> bool:
     return hi - lo <= reach + (a.end - a.start) + (b.end - b.start) and "\n" not in text[lo:hi]
 
 
+_INFO_REACH = 400  # beyond this a guide word and a commodity are never "near" (_same_line_near's reach 80 + term lengths)
 _LONGEST_CUE = 200  # no cue or amount is longer: bounds the backwards search
 
 

@@ -65,7 +65,24 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # languages the classifier learnt from (market titles are English); elsewhere the rules decide
     "classifier_langs": ["en", "und"],
     "classifier_chars": 200,  # the classifier's evidence: the page's first line, at most this long
+    # a page is tagged up to this many characters (cut at a line or word end before it) and its
+    # result says so: {"truncated": {"chars": total, "tagged_chars": n}}. Tagging is linear, but
+    # a text dense with matches costs ~2 s CPU and ~70 MB of results per MB (bench/tag_scaling.py):
+    # this keeps one page within ~15 s and ~0.5 GB. Crawled pages are cut far earlier
+    # (ONIONWATCH_MAX_TEXT_CHARS).
+    "max_chars": 5_000_000,
 }
+
+
+def _cut(text: str, limit: int) -> int:
+    """Where a page's tagged part ends: all of it, or at most `limit` characters ending after
+    a newline (else a space) in the last 10,000 characters before the limit."""
+    if len(text) <= limit:
+        return len(text)
+    floor = max(0, limit - 10_000)
+    at = text.rfind("\n", floor, limit)
+    at = text.rfind(" ", floor, limit) if at < 0 else at
+    return at + 1 if at >= 0 else limit
 
 
 def _chunks(text: str, size: int) -> Iterator[tuple[int, str]]:
@@ -95,6 +112,7 @@ class TaggerComponent:
         self.settings = dict(settings)
         self.reach = int(self.settings["offer_window"])
         self.chunk_chars = int(self.settings["chunk_chars"])
+        self.max_chars = int(self.settings["max_chars"])
         # the language's standard rules, whatever tokenizer makes the pipeline's Docs
         self.tokenizer = registry.tokenizers.get("spacy.Tokenizer.v1")()(nlp)
         self.data: dict[str, Any] = {}
@@ -143,7 +161,8 @@ class TaggerComponent:
         return decide(analysis, self.decide_settings, scores, model_version)
 
     def _tag(self, docs: list[Doc]) -> list[Doc]:
-        analyses = [self.scanner.scan(doc.text, doc._.ow_kind_hint) for doc in docs]
+        cuts = [_cut(doc.text, self.max_chars) for doc in docs]
+        analyses = [self.scanner.scan(doc.text[:cut] if cut < len(doc.text) else doc.text, doc._.ow_kind_hint) for doc, cut in zip(docs, cuts)]
         pieces = [
             (a, lo + off, piece)
             for a in analyses
@@ -152,8 +171,10 @@ class TaggerComponent:
         ]
         for (analysis, offset, _), piece in zip(pieces, self.tokenizer.pipe(p for _, _, p in pieces)):
             analysis.negations += self._negations(piece, offset)
-        for doc, analysis in zip(docs, analyses):
+        for doc, analysis, cut in zip(docs, analyses, cuts):
             result = self.decide(analysis, doc._.ow_cats, doc._.ow_model_version)
+            if cut < len(doc.text):
+                result["truncated"] = {"chars": len(doc.text), "tagged_chars": cut}
             doc._.ow_result = result
             if self.settings["spans"]:
                 doc.spans["ow_entities"] = [s for e in result["entities"] if (s := doc.char_span(e["start"], e["end"], e["label"], alignment_mode="expand"))]
@@ -172,7 +193,7 @@ def make_tagger(
     page_negative_factor: float, dump: dict[str, Any], chunk_chars: int, spans: bool, weak_support_chars: int,
     listing_bonus: float, classifier_threshold: float, classifier_thresholds: dict[str, float],
     unit_support: dict[str, list[str]], classifier_threshold_other: float, classifier_langs: list[str],
-    classifier_chars: int,
+    classifier_chars: int, max_chars: int,
 ) -> TaggerComponent:
     return TaggerComponent(nlp, name, {
         "min_score": min_score, "context_chars": context_chars, "context_boost": context_boost,
@@ -181,7 +202,7 @@ def make_tagger(
         "listing_bonus": listing_bonus, "classifier_threshold": classifier_threshold,
         "classifier_thresholds": classifier_thresholds, "unit_support": unit_support,
         "classifier_threshold_other": classifier_threshold_other, "classifier_langs": classifier_langs,
-        "classifier_chars": classifier_chars,
+        "classifier_chars": classifier_chars, "max_chars": max_chars,
     })
 
 

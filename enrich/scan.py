@@ -17,6 +17,7 @@ from enrich.lexicon import Lexicon, Term
 from enrich.market import Amount, Market
 from enrich.pagekind import PageKind, PageKindGuesser, furniture_lines
 from enrich.pii import Entity, PiiFinder
+from enrich.spans import SpanIndex
 
 
 def load_config(config_dir: str | Path) -> dict[str, Any]:
@@ -68,12 +69,12 @@ class Analysis:
     def token_windows(self, reach: int, margin: int = 48) -> list[tuple[int, int]]:
         """Text spans where tokens can change the decision: around negation words that are
         within `reach` of a commodity (a negated sale phrase is a few tokens long)."""
-        commodities = [t for t in self.terms if t.kind == "commodity"]
+        commodities = SpanIndex((t.start, t.end) for t in self.terms if t.kind == "commodity")
         if not commodities:
             return []
         spans: list[tuple[int, int]] = []
         for t in self.terms:
-            if t.kind == "negator" and any(c.start - reach < t.end and t.start < c.end + reach for c in commodities):
+            if t.kind == "negator" and commodities.overlaps(t.start - reach, t.end + reach):
                 lo = self.text.rfind(" ", 0, max(0, t.start - 1)) + 1
                 hi = self.text.find(" ", min(len(self.text), t.end + margin))
                 hi = len(self.text) if hi < 0 else hi
@@ -105,12 +106,14 @@ class Scanner:
         negative = [t for t in terms if t.kind == "negative_cue"]
         furniture = furniture_lines(text, [t.start for t in negative]) if negative else []
         if furniture:  # reporting words in a menu or on a button say nothing about the page
-            negative = [t for t in negative if not any(lo <= t.start < hi for lo, hi in furniture)]
+            on_furniture = SpanIndex(furniture)
+            negative = [t for t in negative if not on_furniture.contains_point(t.start)]
         first_line = text.lstrip()[:200].split("\n", 1)[0]
         title_at = len(text) - len(text.lstrip())
         title_commodity = any(t.kind == "commodity" and t.weight >= 1.0 and title_at <= t.start < title_at + len(first_line) for t in terms)
         page_kind = self.page_kinds.guess(text, kind_hint, negative_cues=len(negative), title_commodity=title_commodity)
         amounts = self.market.find(low) if has_commodity or page_kind.kind in ("listing", "shop") else []
         if amounts and entities:  # digits inside an address or card are not a price
-            amounts = [a for a in amounts if all(a.end <= e.start or e.end <= a.start for e in entities)]
+            in_entity = SpanIndex((e.start, e.end) for e in entities)
+            amounts = [a for a in amounts if not in_entity.overlaps(a.start, a.end)]
         return Analysis(text, lang, entities, terms, amounts, page_kind, furniture)
