@@ -31,18 +31,31 @@ def test_bad_lines_get_error_records_in_place_and_the_rest_is_tagged():
     proc = run_tag(b"\n".join(lines) + b"\n", "--chunk-lines", "3")
     assert proc.returncode == 0, proc.stderr
     out = [json.loads(line) for line in proc.stdout.decode().splitlines()]
-    # one record per non-blank line, in input order
-    assert [o.get("id") for o in out] == ["ok-1", None, "no-text", None, None, "escaped-nul", "number", None, "ok-2"]
+    # one record per input line (an empty one too), in input order
+    assert [o.get("id") for o in out] == ["ok-1", None, "no-text", None, None, "escaped-nul", "number", None, None, "ok-2"]
     assert out[0]["categories"] == ["drugs"] and out[-1]["categories"] == ["leaked_data"]
     errors = {o["line"]: o["error"] for o in out if "error" in o}
-    assert set(errors) == {2, 3, 4, 5, 6, 7, 8}
+    assert set(errors) == {2, 3, 4, 5, 6, 7, 8, 9}
     assert errors[2].startswith("not JSON") and errors[3] == "no string 'text'" and errors[4].startswith("not UTF-8")
     assert errors[5] == "NUL byte in the input line" and "NUL" in errors[6] and "int" in errors[7]
-    assert errors[8] == "not a JSON object"
+    assert errors[8] == "not a JSON object" and errors[9] == "empty line"
     stderr = proc.stderr.decode()
     for number in errors:
         assert f"line {number}: " in stderr
-    assert "7 input line(s) not tagged" in stderr
+    assert "8 input line(s) not tagged" in stderr
+
+
+def test_stdin_that_cannot_be_read_is_rc_1_with_one_message(tmp_path):
+    import os
+
+    fd = os.open(tmp_path / "sink", os.O_WRONLY | os.O_CREAT)  # write-only: read() fails (EBADF)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "onionwatch.cli", "tag"], stdin=fd, check=False,
+                              capture_output=True, cwd=ROOT, timeout=300)
+    finally:
+        os.close(fd)
+    assert proc.returncode == 1 and proc.stdout == b""
+    assert proc.stderr.decode().strip().splitlines()[-1].startswith("cannot read standard input:")
 
 
 def test_a_50_mb_line_is_reported_not_read_and_memory_stays_bounded():

@@ -1,9 +1,12 @@
 """`onionwatch tag`: JSON Lines in ({"id", "text"}), one tagging result per line out, in order.
 
-Bad input never stops the run: a line that is not JSON, has no string `text`, is not UTF-8,
-holds a NUL byte or is longer than --max-line-bytes gets an error record on stdout (in its
-place, with its line number) and a line on stderr; every other line is still tagged. Input is
-read and tagged in chunks of lines, so memory stays bounded whatever the size of the input.
+Every input line gets exactly one output line, in order. Bad input never stops the run: a line
+that is empty, not JSON, has no string `text`, is not UTF-8, holds a NUL byte or is longer than
+--max-line-bytes gets an error record {"id", "line", "error"} on stdout (in its place) and a line
+on stderr; every other line is still tagged. A text longer than the tagger's max_chars
+(5,000,000) is tagged up to there and its record says so ("truncated"). Input is read and tagged
+in chunks of lines, so memory stays bounded whatever the size of the input. The exit status is 0
+unless reading stdin itself fails.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ import click
 import configs
 
 READ_BYTES = 1 << 20  # an over-long line is skipped in pieces of this size, never held whole
+CHUNK_CHARS = 8 << 20  # text held and tagged at a time (besides one line up to --max-line-bytes)
 
 
 def read_records(stream: BinaryIO, max_line_bytes: int) -> Iterator[tuple[int, Any, str | None, str | None]]:
-    """(line number, id, text, error) per non-blank input line, in order; text is None on error."""
+    """(line number, id, text, error) per input line, in order; text is None on error."""
     number = 0
     while True:
         line = stream.readline(max_line_bytes + 1)
@@ -35,6 +39,7 @@ def read_records(stream: BinaryIO, max_line_bytes: int) -> Iterator[tuple[int, A
             yield number, None, None, f"line longer than {max_line_bytes} bytes (--max-line-bytes): not read"
             continue
         if not line.strip():
+            yield number, None, None, "empty line"
             continue
         if b"\x00" in line:
             yield number, None, None, "NUL byte in the input line"
@@ -63,13 +68,26 @@ def read_records(stream: BinaryIO, max_line_bytes: int) -> Iterator[tuple[int, A
         yield number, rid, text, None
 
 
+def _chunk(records: Iterator[tuple[int, Any, str | None, str | None]], lines: int) -> list[tuple[int, Any, str | None, str | None]]:
+    """The next lines to tag together: at most `lines` of them and about CHUNK_CHARS of text
+    (one long text is a chunk of its own), so memory is bounded by size, not only by count."""
+    chunk: list[tuple[int, Any, str | None, str | None]] = []
+    chars = 0
+    for record in records:
+        chunk.append(record)
+        chars += len(record[2] or "")
+        if len(chunk) >= max(1, lines) or chars >= CHUNK_CHARS:
+            break
+    return chunk
+
+
 @click.command("tag")
 @click.option("--pipeline", "pipeline_path", type=click.Path(exists=True, path_type=Path), default=None,
               help="Packaged pipeline or configs directory (default: configs/tagger).")
 @click.option("--batch-size", default=64, show_default=True, help="Texts per spaCy batch.")
 @click.option("--processes", "-p", default=1, show_default=True, help="Worker processes.")
 @click.option("--chunk-lines", default=1024, show_default=True, help="Input lines read and tagged at a time (bounds memory).")
-@click.option("--max-line-bytes", default=16 * 1024 * 1024, show_default=True, help="Longer input lines are reported, not read.")
+@click.option("--max-line-bytes", default=64 * 1024 * 1024, show_default=True, help="Longer input lines are reported, not read.")
 @click.option("--no-classifier", is_flag=True, help="Rules only (no trained offer classifier).")
 def tag(pipeline_path: Path | None, batch_size: int, processes: int, chunk_lines: int, max_line_bytes: int,
         no_classifier: bool) -> None:
@@ -81,7 +99,11 @@ def tag(pipeline_path: Path | None, batch_size: int, processes: int, chunk_lines
     records = read_records(sys.stdin.buffer, max_line_bytes)
     failed = 0
     while True:
-        chunk = [r for _, r in zip(range(max(1, chunk_lines)), records)]
+        try:
+            chunk = _chunk(records, chunk_lines)
+        except OSError as exc:  # stdin itself failed (lines of the chunk being read are lost)
+            err.write(f"cannot read standard input: {exc}\n")
+            sys.exit(1)
         if not chunk:
             break
         results = iter(tagger.tag_many([text for _, _, text, _ in chunk if text is not None],
