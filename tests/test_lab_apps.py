@@ -242,7 +242,8 @@ def test_listings_and_pastes_are_searchable_and_tagged(apps_crawl) -> None:
             if not items:
                 continue
             tagged = [i for i in items if kind in hits[i["path"]]["categories"]]
-            print(f"{role} {kind}: {len(tagged)}/{len(items)} tagged")
+            print(f"{role} {kind}: {len(tagged)}/{len(items)} tagged; not: "
+                  f"{[(i['source'], hits[i['path']]['categories']) for i in items if i not in tagged]}")
             assert len(tagged) >= 0.8 * len(items), f"{role}: {len(tagged)}/{len(items)} {kind} items tagged {kind}"
     oscar = apps_crawl["sites"]["app-oscar"]
     proc = run_onionwatch(["search", "ketamine", "--onion", oscar["onion"], "--category", "drugs", "--json"], env)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from lab import apps
@@ -29,15 +30,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as exc:
         print(exc.args[0], file=sys.stderr)
         return 2
-    results = []
-    for spec in specs:
+    def one(spec: apps.AppSpec) -> dict | apps.AppError:
         try:
-            results.append(apps.install(spec, ns.venvs, force=ns.force, log=lambda m: print(m, file=sys.stderr)))
+            return apps.install(spec, ns.venvs, force=ns.force, log=lambda m: print(m, file=sys.stderr, flush=True))
         except apps.AppError as exc:
-            print(exc, file=sys.stderr)
-            return 1
-    print(json.dumps(results, indent=1))
-    return 0
+            return exc
+
+    with ThreadPoolExecutor(max_workers=len(specs) or 1) as pool:  # pip waits on the registry: in parallel
+        results = list(pool.map(one, specs))
+    failed = [r for r in results if isinstance(r, apps.AppError)]
+    for exc in failed:
+        print(exc, file=sys.stderr)
+    print(json.dumps([r for r in results if not isinstance(r, apps.AppError)], indent=1))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
