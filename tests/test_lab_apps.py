@@ -49,7 +49,9 @@ def test_pastes_have_stable_slugs_and_hold_only_the_labs_synthetic_records() -> 
     assert all(re.fullmatch(r"[A-Z2-7]{12}", p["slug"]) for p in pastes)  # pinnwand's route alphabet
     leaks = [p for p in pastes if p["source"].startswith("leak/")]
     assert len(leaks) == len(list((CONFIGS / "leak" / "pastes").glob("*.yaml")))
-    assert all(p["kind"] == "leaked_data" for p in leaks)
+    kinds = {p["source"].rsplit("/", 1)[1]: p["kind"] for p in leaks}
+    assert kinds.pop("config-snippet.yaml") == "other", "a server config is not leaked personal data"
+    assert set(kinds.values()) == {"leaked_data"}
     emails = {m for p in pastes for m in re.findall(r"[\w.+-]+@([\w-]+\.[\w.]+)", p["raw"])}
     assert emails and emails <= {"example.com", "example.org", "example.net"}
 
@@ -245,6 +247,8 @@ def test_listings_and_pastes_are_searchable_and_tagged(apps_crawl) -> None:
             print(f"{role} {kind}: {len(tagged)}/{len(items)} tagged; not: "
                   f"{[(i['source'], hits[i['path']]['categories']) for i in items if i not in tagged]}")
             assert len(tagged) >= 0.8 * len(items), f"{role}: {len(tagged)}/{len(items)} {kind} items tagged {kind}"
+        others = [i for i in _truth(site) if i["kind"] == "other" and "leaked_data" in hits[i["path"]]["categories"]]
+        assert not others or role == "app-oscar", f"{role}: not leaked data, tagged so: {others}"
     oscar = apps_crawl["sites"]["app-oscar"]
     proc = run_onionwatch(["search", "ketamine", "--onion", oscar["onion"], "--category", "drugs", "--json"], env)
     result = json.loads(proc.stdout)

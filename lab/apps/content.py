@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,11 @@ KIND_OF_CATEGORY = {"drugs": "drugs", "wildlife": "wildlife", "data": "leaked_da
 SHOP_CATEGORY = {"drugs": "Drugs", "wildlife": "Wildlife & rare goods", "data": "Databases", "digital": "Digital Goods"}
 DRUG_WORDS = ("Drugs", "Dissociatives", "ยากระตุ้น", "Stimulants")
 WILDLIFE_WORDS = ("野生动物制品", "Satwa langka", "Hàng quý hiếm")
+
+
+# what makes a paste a leak of personal data rather than, say, a config file: e-mail addresses,
+# card numbers, 13-digit national IDs, phone numbers
+PERSONAL = re.compile(r"[\w.+-]+@[\w-]+\.\w+|\b\d{13,19}\b|\+\d{2}[\d ]{8,}")
 
 
 def slug(name: str, length: int = 12) -> str:
@@ -56,7 +62,8 @@ def pastes(configs: Path, paste_dirs: list[str], sample_dirs: list[str]) -> list
         out.append({"slug": slug(name), "file_slug": slug(name + "#file"), "lexer": "text",
                     "filename": f"{path.stem}.txt", "posted": str(raw.get("posted") or "") or None,
                     "raw": "\n".join(head) + "\n\n" + str(raw.get("body") or "").rstrip() + "\n",
-                    "kind": "leaked_data", "source": str(path.relative_to(configs))})
+                    "kind": "leaked_data" if PERSONAL.search(str(raw.get("body") or "")) else "other",
+                    "source": str(path.relative_to(configs))})
     for path in _files(configs, sample_dirs):
         raw = _read(path)
         if not raw.get("sample"):
