@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from enrich import validators as v
+from enrich.spans import SpanIndex
 
 _A = "A-Za-z0-9"  # ASCII word characters: Thai/Chinese letters next to a number are a boundary
 
@@ -29,11 +30,21 @@ _IPV6 = re.compile(rf"(?<![{_A}:])(?:[0-9A-Fa-f]{{0,4}}:){{2,7}}[0-9A-Fa-f]{{1,4
 _SG = re.compile(rf"(?i)(?<![{_A}])[STFGM]\d{{7}}[A-Z](?![{_A}])")
 # Digit runs with the separators people write inside phone, card and identity numbers.
 _NUM = re.compile(
-    rf"(?<![{_A}+.\-/@#,])(?:\+ ?|00 ?)?(?:\(\d{{1,5}}\) ?)?\d"
+    rf"(?<![{_A}+.\-/@#])(?<!\d,)(?:\+ ?|00 ?)?(?:\(\d{{1,5}}\) ?)?\d"
     rf"(?:[ .\-]?\d|[ ]?\(\d{{1,5}}\)[ ]?\d){{5,22}}"
-    rf"(?:[ ]?(?:x|ext\.?)[ ]?\d{{1,5}})?(?![{_A}@]|[.,\-/]\d)"
+    rf"(?:[ ]?(?:x|ext\.?)[ ]?\d{{1,5}})?(?![{_A}@]|[.\-/]\d|,\d{{1,3}}(?!\d))"
 )
 _DIGITS = re.compile(r"\d+")
+# magnetic-stripe track data: track 1 (%B PAN ^ NAME ^ YYMM service discretionary ?) and track 2
+# (; PAN = YYMM service discretionary ?); the PAN is Luhn-checked, the whole track is one entity
+_TRACK1 = re.compile(r"%?[Bb](\d{12,19})\^[^^\n]{2,26}\^\d{4}[^?\s|,;]{0,80}\??")
+_TRACK2 = re.compile(r";?(?<!\d)(\d{12,19})[=Dd]\d{4}\d{0,40}\??(?![\w])")
+_FIELD_DELIMS = "|,;\t"
+_KEY_VALUE = re.compile(r"^\s*[^\W\d_][\w .\-/]{0,30}?\s*[=:]\s*")
+# a delimited row holding one of these validated identifiers is a personal record
+ROW_ANCHORS = frozenset({"CREDIT_CARD", "CARD_TRACK", "TH_TNIN", "MY_NRIC", "ID_NIK", "VN_CCCD", "PH_SSS", "PH_TIN",
+                         "SG_NRIC_FIN", "US_SSN", "IBAN_CODE"})
+_FIELD_IDS = frozenset({"TH_TNIN", "MY_NRIC", "ID_NIK", "VN_CCCD", "PH_SSS", "PH_TIN", "US_SSN", "CREDIT_CARD"})
 _DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
 _THOUSANDS = re.compile(r"\d{1,3}(?:([.,])\d{3})(?:\1\d{3})*")
 _DATE_TIME = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}[ T]\d")  # "2000-04-16 11:34": a timestamp
@@ -103,7 +114,9 @@ class PiiFinder:
 
     def _scored(self, label: str, low: str, start: int, end: int, weak: bool = False, region: str | None = None) -> Entity:
         score = self._score(label, weak)
-        if self._has_context(label, low, start, end):
+        # a checksum-valid identifier that is a whole field of a delimited row ("…,8975432319486,…")
+        # has its column for context
+        if self._has_context(label, low, start, end) or (label in _FIELD_IDS and _whole_field(low, start, end)):
             score = min(1.0, score + self.boost)
         return Entity(label, start, end, score, region)
 
@@ -123,7 +136,17 @@ class PiiFinder:
         regions = self._regions(lang)
         for m in _NUM.finditer(text):
             found += self._number(m.group(), m.start(), low, regions)
-        return _resolve([e for e in found if e.score >= self.min_score])
+        found += self._tracks(text)
+        kept = _resolve([e for e in found if e.score >= self.min_score])
+        return sorted(kept + _record_fields(text, kept), key=lambda e: (e.start, e.end)) if kept else kept
+
+    def _tracks(self, text: str) -> list[Entity]:
+        out = []
+        if "^" in text:
+            out += [Entity("CARD_TRACK", m.start(), m.end(), 1.0) for m in _TRACK1.finditer(text) if v.is_card(m.group(1))]
+        if "=" in text or "D" in text or "d" in text:
+            out += [Entity("CARD_TRACK", m.start(), m.end(), 1.0) for m in _TRACK2.finditer(text) if v.is_card(m.group(1))]
+        return out
 
     def _credentials(self, text: str, low: str) -> list[Entity]:
         """email:password lines always; username:password only in runs of 3+ lines (combo lists)."""
@@ -270,6 +293,54 @@ class PiiFinder:
             return None
         score = self._score("PHONE_NUMBER", weak=not intl and region not in strong)
         return Entity("PHONE_NUMBER", start, end, min(1.0, score + self.boost) if context else score, region)
+
+
+def _whole_field(low: str, start: int, end: int) -> bool:
+    """The value fills a field of a delimited row: a delimiter on one side, a delimiter or the
+    line's edge on the other."""
+    before = low[start - 1] if start > 0 else "\n"
+    after = low[end] if end < len(low) else "\n"
+    return (before in _FIELD_DELIMS or after in _FIELD_DELIMS) and before in _FIELD_DELIMS + "\n\r" and after in _FIELD_DELIMS + "\n\r"
+
+
+def _record_fields(text: str, entities: list[Entity]) -> list[Entity]:
+    """The other fields of delimited rows that hold a validated identifier (a personal record):
+    names, dates of birth, addresses, CVV, expiry, PIN. In `key=value` / `key: value` fields only
+    the value. Each row is looked at once; fields longer than 80 chars mean prose, not a row."""
+    out: list[Entity] = []
+    done: set[int] = set()
+    taken = SpanIndex((e.start, e.end) for e in entities)
+    for e in entities:
+        if e.label not in ROW_ANCHORS:
+            continue
+        lo = text.rfind("\n", 0, e.start) + 1
+        if lo in done:
+            continue
+        done.add(lo)
+        hi = text.find("\n", e.end)
+        hi = len(text) if hi < 0 else hi
+        line = text[lo:hi]
+        head, tail = line[: e.start - lo], line[e.end - lo :]  # the identifier's own characters do not count
+        delim = max(_FIELD_DELIMS, key=lambda d: head.count(d) + tail.count(d))
+        if head.count(delim) + tail.count(delim) < 2:
+            continue
+        pos = lo
+        fields = line.split(delim)
+        if any(len(f) > 80 for f in fields):
+            continue
+        for field in fields:
+            start, end = pos, pos + len(field)
+            pos = end + 1
+            kv = _KEY_VALUE.match(field)
+            if kv:
+                start += kv.end()
+            while start < end and text[start].isspace():
+                start += 1
+            while end > start and text[end - 1].isspace():
+                end -= 1
+            if end > start and any(c.isalnum() for c in text[start:end]) and not taken.overlaps(start, end):
+                out.append(Entity("PERSONAL_FIELD", start, end, 0.9))
+    return out
 
 
 def _resolve(entities: list[Entity]) -> list[Entity]:
