@@ -51,9 +51,11 @@ def sweep(state: dict, seeds: Path, client: int, home: Path, out: Path, extra: l
     proc = subprocess.run(cmd, cwd=Path(__file__).resolve().parent.parent, env=onionwatch_env(home),
                           capture_output=True, text=True, timeout=7200, check=False)
     took = time.monotonic() - started
+    out.with_suffix(".log").write_text(f"$ {' '.join(cmd)}\nrc {proc.returncode}\n{proc.stderr}\n{proc.stdout}")
     if "{" not in proc.stdout:
         raise RuntimeError(f"crawl failed ({proc.returncode}): {proc.stderr[-2000:]}")
     summary = parse_summary(proc.stdout)
+    summary["rc"] = proc.returncode
     summary["stderr_prefilter"] = [ln for ln in proc.stderr.splitlines() if ln.startswith("prefilter:")]
     return took, summary
 
