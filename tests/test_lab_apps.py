@@ -24,17 +24,20 @@ from lab.apps import content, load_apps, requests_of, resolve
 from lab.specs import default_configs_dir
 
 CONFIGS = default_configs_dir()
+ROLES = ("app-pinnwand", "app-oscar", "app-mediawiki")
 
 
 # -- fast: content and profiles -------------------------------------------------------------
 
 def test_apps_are_defined_with_pinned_requirements_and_their_own_roles() -> None:
     apps = load_apps()
-    assert {"pinnwand", "oscar"} <= set(apps)
+    assert {"pinnwand", "oscar", "mediawiki"} <= set(apps)
     for spec in apps.values():
         assert spec.role == f"app-{spec.name}"
-        assert spec.requirements and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][^ ]*", r) for r in spec.requirements)
-        assert spec.version, "the app's own package is in its pinned list"
+        if spec.installer == "pip":  # Debian's packages come at the release's version
+            assert spec.requirements and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][^ ]*", r) for r in spec.requirements)
+            assert spec.version, "the app's own package is in its pinned list"
+    assert apps["mediawiki"].installer == "apt" and apps["mediawiki"].requirements[0] == "mediawiki"
     assert [s.name for s in resolve(["app-pinnwand,oscar"])] == ["pinnwand", "oscar"]
     with pytest.raises(KeyError, match="no lab app 'nope'"):
         resolve(["nope"])
@@ -73,6 +76,17 @@ def test_products_link_every_paste_from_the_shop() -> None:
     assert all(p["price"] is None or p["currency"] in content.FIAT for p in products)
     unlinked = content.products(CONFIGS, oscar.seed["listings"])  # the pastebin not in this lab
     assert not any(p["links"] for p in unlinked)
+
+
+def test_wiki_directory_lists_the_labs_onions_by_section() -> None:
+    spec = load_apps()["mediawiki"]
+    sites = [{"name": r, "role": r, "title": r.title(), "onion": fake_onion(r)}
+             for r in ("market", "leak", "forum", "news", "hostile", "app-oscar", "app-pinnwand")]
+    pages = content.wiki_pages(spec.seed["directory"], sites, {})
+    assert set(pages) == {"Main_Page", "Marketplaces", "Leaks_and_dumps", "Forums", "News"}
+    assert f"[http://{fake_onion('app-pinnwand')}/ " in pages["Leaks_and_dumps"]
+    assert fake_onion("hostile") not in "".join(pages.values()), "only the roles a section names"
+    assert all(f"[[{t.replace('_', ' ')}]]" in pages["Main_Page"] for t in pages if t != "Main_Page")
 
 
 def test_app_profiles_keep_the_crawler_off_actions_sort_orders_and_duplicates(tmp_path: Path) -> None:
@@ -126,12 +140,12 @@ def apps_lab(lab):
     missing = [s.name for s in resolve(["all"]) if not is_installed(s)]
     assert not missing, f"lab apps {missing} not installed: run scripts/setup_lab_apps.sh (the tests' namespace has no registry)"
     started = time.time()
-    options.add(Path(lab["root"]), "app-pinnwand,oscar", timeout=300)
+    options.add(Path(lab["root"]), "app-pinnwand,oscar,mediawiki", timeout=300)
     state = dict(read_state(Path(lab["root"])), root=lab["root"])
     state["apps_added_seconds"] = round(time.time() - started, 1)
     print("lab apps:", json.dumps(state.get("apps")), "added in", state["apps_added_seconds"], "s")
     yield state
-    for role in ("app-pinnwand", "app-oscar"):
+    for role in ROLES:
         options.remove(Path(lab["root"]), role)
 
 
@@ -145,16 +159,18 @@ def apps_crawl(apps_lab, es_url, tmp_path_factory):
     sites = f"{apps_lab['profiles']}:{CONFIGS.parent / 'sites'}"
     env = dict(lab_env(apps_lab, home), ONIONWATCH_ES_URL=es_url, ONIONWATCH_INDEX_PREFIX=prefix,
                ONIONWATCH_SITES=sites, ONIONWATCH_PII_KEY="lab-apps-pii-key")
-    oscar, pw = site(apps_lab, "app-oscar"), site(apps_lab, "app-pinnwand")
-    before = {s["role"]: len(requests_of(s)) for s in (oscar, pw)}
+    apps = [site(apps_lab, role) for role in ROLES]
+    before = {s["role"]: len(requests_of(s)) for s in apps}
     started = time.time()
-    proc = run_onionwatch(["crawl", "--seeds", f"{oscar['onion']},{pw['onion']}", "--summary-json",
-                           "--timeout", "30", "-s", "ONIONWATCH_MAX_PAGES_PER_ONION=400"], env)
+    # every app is a seed; discovery off, or the wiki's directory would take the crawl to the whole lab
+    proc = run_onionwatch(["crawl", "--seeds", ",".join(s["onion"] for s in apps), "--summary-json",
+                           "--timeout", "30", "-s", "ONIONWATCH_MAX_PAGES_PER_ONION=400",
+                           "-s", "ONIONWATCH_DISCOVER=0"], env)
     seconds = time.time() - started
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout[proc.stdout.index("{"):])
     pages = {}
-    for s in (oscar, pw):
+    for s in apps:
         hits, after = [], None
         while True:
             args = ["search", "--onion", s["onion"], "--json", "--size", "500"] + (["--after", after] if after else [])
@@ -166,11 +182,11 @@ def apps_crawl(apps_lab, es_url, tmp_path_factory):
             if not after:
                 break
         pages[s["role"]] = hits
-    requests = {s["role"]: requests_of(s)[before[s["role"]]:] for s in (oscar, pw)}
+    requests = {s["role"]: requests_of(s)[before[s["role"]]:] for s in apps}
     print("apps crawl:", round(seconds, 1), "s;", {r: len(h) for r, h in pages.items()}, "pages;",
           {r: len(q) for r, q in requests.items()}, "requests")
     yield {"env": env, "summary": summary, "pages": pages, "requests": requests, "seconds": seconds,
-           "sites": {"app-oscar": oscar, "app-pinnwand": pw}}
+           "sites": {s["role"]: s for s in apps}}
     drop_prefix(make_client(es_url), prefix)
 
 
@@ -190,11 +206,11 @@ def test_apps_are_listed_with_their_roles_and_request_logs(apps_lab) -> None:
     proc = run_onionwatch(["lab", "status", "--json"], lab_env(apps_lab, Path(apps_lab["root"])))
     status = json.loads(proc.stdout)
     by_role = {s["role"]: s for s in status["sites"]}
-    for role, app in (("app-pinnwand", "pinnwand"), ("app-oscar", "oscar")):
+    for role, app in (("app-pinnwand", "pinnwand"), ("app-oscar", "oscar"), ("app-mediawiki", "mediawiki")):
         entry = by_role[role]
         assert entry["app"] == app and entry["onion"].endswith(".onion") and entry["local_url"].startswith("http://127.0.0.1:")
         assert Path(entry["profile"]).is_file() and Path(entry["truth"]).is_file() and entry["seeded"] > 0
-    assert {"app-pinnwand", "app-oscar"} <= set(status["options"])
+    assert set(ROLES) <= set(status["options"])
 
 
 @pytest.mark.slow
@@ -217,6 +233,8 @@ def test_every_seeded_item_is_crawled_through_tor_and_pagination_ends(apps_crawl
     assert len(apps_crawl["pages"]["app-oscar"]) <= n + 60
     assert len(requested) <= n + 80
     assert len(apps_crawl["pages"]["app-pinnwand"]) <= len(_truth(apps_crawl["sites"]["app-pinnwand"])) + 10
+    # the wiki: its articles only, not the edit/history/diff/special pages around every one of them
+    assert len(apps_crawl["pages"]["app-mediawiki"]) <= len(_truth(apps_crawl["sites"]["app-mediawiki"])) + 3
 
 
 @pytest.mark.slow
@@ -230,6 +248,8 @@ def test_no_form_was_submitted_and_no_action_followed(apps_crawl) -> None:
                 or "selected_facets=" in p or "/reviews/add/" in p], "excluded actions, sort orders, facets never requested"
     pw = [p for _, p in apps_crawl["requests"]["app-pinnwand"]]
     assert not [p for p in pw if re.match(r"/(remove|repaste|create|hex|download|raw)\b", p)]
+    wiki = [p for _, p in apps_crawl["requests"]["app-mediawiki"]]
+    assert not [p for p in wiki if re.search(r"[?&](action|oldid|diff|feed|days|limit)=|/(Special|Talk|User):", p)]
 
 
 @pytest.mark.slow
@@ -248,7 +268,7 @@ def test_listings_and_pastes_are_searchable_and_tagged(apps_crawl) -> None:
                   f"{[(i['source'], hits[i['path']]['categories']) for i in items if i not in tagged]}")
             assert len(tagged) >= 0.8 * len(items), f"{role}: {len(tagged)}/{len(items)} {kind} items tagged {kind}"
         others = [i for i in _truth(site) if i["kind"] == "other" and "leaked_data" in hits[i["path"]]["categories"]]
-        assert not others or role == "app-oscar", f"{role}: not leaked data, tagged so: {others}"
+        assert not others or role == "app-oscar", f"{role}: not leaked data, tagged so: {others}"  # shop: Dream's own labels
     oscar = apps_crawl["sites"]["app-oscar"]
     proc = run_onionwatch(["search", "ketamine", "--onion", oscar["onion"], "--category", "drugs", "--json"], env)
     result = json.loads(proc.stdout)

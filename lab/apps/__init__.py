@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -44,6 +45,7 @@ from lab.specs import default_configs_dir
 from procs import free_ports, pid_alive
 
 RUN_DIR = Path(__file__).resolve().parent / "run"
+PHP_LOG = re.compile(r"\[\d{3}\]: ([A-Z]+) (\S+)")
 PROFILES_DIR = "sites"  # same folder as lab.options writes its profiles to
 OPTION_PREFIX = "app-"
 
@@ -59,9 +61,10 @@ class AppSpec:
     title: str
     lang: str
     description: str
-    requirements: tuple[str, ...]
+    requirements: tuple[str, ...]  # pip: pinned requirement lines; apt: Debian package names
     runner: str
     source: Path
+    installer: str = "pip"  # pip (a venv of its own) or apt (Debian's packages, the runner on our interpreter)
     prepare: bool = False
     seed: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
@@ -69,6 +72,8 @@ class AppSpec:
 
     @property
     def version(self) -> str:
+        if self.installer == "apt":
+            return _dpkg_version(self.requirements[0]) or ""
         return next((r.split("==", 1)[1] for r in self.requirements
                      if r.split("==", 1)[0].lower().replace("_", "-") in (self.name, f"django-{self.name}")), "")
 
@@ -91,6 +96,7 @@ def load_apps(configs_dir: Path | None = None) -> dict[str, AppSpec]:
             name=name, role=raw["role"], title=str(raw["title"]), lang=str(raw.get("lang", "en")),
             description=str(raw.get("description", "")), requirements=tuple(raw["requirements"]),
             runner=str(raw["runner"]), source=path, prepare=bool(raw.get("prepare")),
+            installer=str(raw.get("installer", "pip")),
             seed=dict(raw.get("seed") or {}), settings=dict(raw.get("settings") or {}),
             profile=dict(raw.get("profile") or {}))
     return out
@@ -132,7 +138,19 @@ def venv_of(spec: AppSpec, venvs_dir: Path | None = None) -> Path:
     return Path(venvs_dir or default_venvs_dir()) / spec.name
 
 
+def _dpkg_version(package: str) -> str | None:
+    try:
+        out = subprocess.run(["dpkg-query", "-W", "-f=${Status}|${Version}", package], capture_output=True,
+                             text=True, check=False).stdout
+    except OSError:
+        return None
+    status, _, version = out.partition("|")
+    return version if status.endswith("install ok installed") else None
+
+
 def is_installed(spec: AppSpec, venvs_dir: Path | None = None) -> bool:
+    if spec.installer == "apt":
+        return all(_dpkg_version(p) for p in spec.requirements)
     marker = venv_of(spec, venvs_dir) / "onionwatch-lab-app.json"
     try:
         return json.loads(marker.read_text())["key"] == _install_key(spec)
@@ -154,6 +172,8 @@ def install(spec: AppSpec, venvs_dir: Path | None = None, *, force: bool = False
     if is_installed(spec, venvs_dir) and not force:
         return {"app": spec.name, "installed": False, "seconds": 0.0, "venv": str(venv)}
     started = time.time()
+    if spec.installer == "apt":
+        return _apt_install(spec, started, log)
     if venv.exists():
         shutil.rmtree(venv)
     venv.parent.mkdir(parents=True, exist_ok=True)
@@ -180,6 +200,29 @@ def install(spec: AppSpec, venvs_dir: Path | None = None, *, force: bool = False
             "venv": str(venv)}
 
 
+def _apt_install(spec: AppSpec, started: float, log: Callable[[str], None]) -> dict[str, Any]:
+    """Debian's packages (root; their services are not started: the lab runs its own server)."""
+    if os.geteuid() != 0:
+        raise AppError(f"lab app {spec.name}: install Debian's {' '.join(spec.requirements)} as root "
+                       "(scripts/setup_lab_apps.sh)")
+    log(f"lab app {spec.name}: apt-get install {' '.join(spec.requirements)}")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for cmd in (["apt-get", "install", "-y", "-qq", "--no-install-recommends", *spec.requirements],):
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, stdin=subprocess.DEVNULL)
+        if proc.returncode != 0:  # stale package lists: update once and try again
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, env=env, check=False)
+            _run(cmd, spec, "apt-get install")
+    took = time.time() - started
+    log(f"lab app {spec.name}: installed in {took:.0f}s")
+    return {"app": spec.name, "installed": True, "seconds": round(took, 1), "packages": list(spec.requirements)}
+
+
+def python_of(spec: AppSpec, venvs_dir: Path | None = None) -> str:
+    """The interpreter that runs the app's runner: its venv's, or ours for a Debian-packaged app
+    (whose runner uses the standard library only)."""
+    return sys.executable if spec.installer == "apt" else str(venv_of(spec, venvs_dir) / "bin" / "python")
+
+
 def _run(cmd: list[str], spec: AppSpec, step: str) -> None:
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
@@ -193,7 +236,8 @@ def _run(cmd: list[str], spec: AppSpec, step: str) -> None:
 # -- start --------------------------------------------------------------------------------------
 
 def _app_config(spec: AppSpec, root: Path, port: int, onion: str, onion_of: dict[str, str],
-                configs: Path, venvs_dir: Path | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                configs: Path, venvs_dir: Path | None,
+                sites: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The runner's config (seeded content included) and the seeded items [{path, kind, source}]."""
     data = root / "apps" / spec.name
     data.mkdir(parents=True, exist_ok=True)
@@ -206,6 +250,10 @@ def _app_config(spec: AppSpec, root: Path, port: int, onion: str, onion_of: dict
         if spec.seed.get("index_page"):  # pinnwand lists no pastes itself: the operator's index page
             cfg["pages"] = {spec.seed["index_page"]: content.paste_index(pastes)}
         truth = [{"path": f"/{p['slug']}", "kind": p["kind"], "source": p["source"]} for p in pastes]
+    if spec.seed.get("directory"):  # a Hidden-Wiki-style directory of the lab's onions
+        pages = content.wiki_pages(spec.seed["directory"], sites, onion_of)
+        cfg.update(pages=pages, onion=onion, install_dir=spec.settings.get("install_dir", "/usr/share/mediawiki"))
+        truth = [{"path": f"/index.php/{title}", "kind": "other", "source": "lab sites"} for title in pages]
     if spec.seed.get("listings"):
         other = load_apps().get(spec.seed.get("link_samples_to") or "")
         paste_onion = onion_of.get(other.role) if other else None  # linked only when that app is up too
@@ -278,14 +326,17 @@ def add(root: Path, names: Iterable[str], *, timeout: float = 180.0, venvs_dir: 
     try:
         for spec in specs:
             data = root / "apps" / spec.name
-            cfg, truth = _app_config(spec, root, ports[spec.name], onions[spec.name], onion_of, configs, venvs_dir)
+            others = state["sites"] + [{"name": s.role, "role": s.role, "title": s.title, "onion": onions[s.name]}
+                                       for s in specs]
+            cfg, truth = _app_config(spec, root, ports[spec.name], onions[spec.name], onion_of, configs, venvs_dir,
+                                     others)
             cfg_path = data / "app.json"
             cfg_path.write_text(json.dumps(cfg, indent=1, ensure_ascii=False), encoding="utf-8")
             cfg_path.chmod(0o600)  # holds the app's secret key
             out, err = data / "runner.out", data / "app.log"
             out.unlink(missing_ok=True)
             with open(out, "wb") as o, open(err, "ab") as e:
-                proc = subprocess.Popen([str(venv_of(spec, venvs_dir) / "bin" / "python"), str(RUN_DIR / spec.runner),
+                proc = subprocess.Popen([python_of(spec, venvs_dir), str(RUN_DIR / spec.runner),
                                          "--config", str(cfg_path)], stdout=o, stderr=e, stdin=subprocess.DEVNULL,
                                         cwd=data, start_new_session=True,
                                         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(data),
@@ -347,7 +398,10 @@ def requests_of(site: dict[str, Any]) -> list[tuple[str, str]]:
     out = []
     path = Path(site["request_log"])
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []:
-        if '"' in line:
+        php = PHP_LOG.search(line)  # php -S: "[pid] [date] 127.0.0.1:port [200]: GET /index.php/Main_Page"
+        if php:
+            out.append((php[1], php[2]))
+        elif '"' in line:
             request = line.split('"')[1].split()
             if len(request) >= 2:
                 out.append((request[0], request[1]))

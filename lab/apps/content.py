@@ -164,3 +164,32 @@ def products(configs: Path, listing_dirs: list[str], *, paste_onion: str | None 
                     "kind": _kind(raw), "source": str(path.relative_to(configs)), "links": links,
                     "lang": str(raw.get("lang") or "en")})
     return out
+
+
+def wiki_pages(directory: dict[str, Any], sites: list[dict[str, Any]] | None,
+               onion_of: dict[str, str]) -> dict[str, str]:
+    """Wikitext pages of a Hidden-Wiki-style directory (MediaWiki), by title (underscores): a
+    main page linking to one page per section, each listing the lab's onions of its roles as
+    external links — what onion directories on MediaWiki look like."""
+    sites = [s for s in (sites or []) if s.get("onion")]
+    name = str(directory.get("title") or "The Hidden Wiki")
+    sections: dict[str, list[str]] = directory.get("sections") or {}
+    pages: dict[str, str] = {}
+    intro = (f"'''{name}''' — an uncensored directory of onion services. Verify every address: "
+             "phishing clones are everywhere.")
+    main = [intro, "", "== Categories =="]
+    for section, roles in sections.items():
+        entries = [s for s in sites if s.get("role") in roles]
+        title = section.replace(" ", "_")
+        main.append(f"* [[{section}]] ({len(entries)} links)")
+        lines = [f"Onion services listed under ''{section}''. Back to the [[Main Page]].", "",
+                 "{| class=\"wikitable\"", "! Service !! Address !! Notes"]
+        for s in sorted(entries, key=lambda s: str(s.get("title"))):
+            lines += ["|-", f"| {s.get('title') or s['name']} || [http://{s['onion']}/ {s['onion']}] || {s['role']}"]
+        lines += ["|}", "", f"[[Category:{section}]]"]
+        pages[title] = "\n".join(lines) + "\n"
+    featured = [s for s in sites if s.get("role") in (directory.get("featured") or [])]
+    if featured:
+        main += ["", "== Featured =="] + [f"* [http://{s['onion']}/ {s.get('title') or s['name']}]" for s in featured]
+    pages["Main_Page"] = "\n".join(main) + "\n"
+    return dict(sorted(pages.items()))
