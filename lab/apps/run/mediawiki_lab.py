@@ -51,7 +51,8 @@ def seed(cfg: dict, data: Path, settings: Path) -> int:
         shutil.rmtree(src)
     src.mkdir()
     files = []
-    for title, text in pages.items():
+    # the main page last: a link to a page that does not exist yet is saved red (an edit link)
+    for title, text in sorted(pages.items(), key=lambda kv: kv[0] == "Main_Page"):
         path = src / f"{title}.txt"
         path.write_text(text, encoding="utf-8")
         files.append(str(path))
@@ -59,6 +60,8 @@ def seed(cfg: dict, data: Path, settings: Path) -> int:
         subprocess.run(["php", str(Path(cfg["install_dir"]) / "maintenance" / "importTextFiles.php"),
                         f"--conf={settings}", "--overwrite", "--rc", "--summary=lab seed", *files],
                        check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        subprocess.run(["php", str(Path(cfg["install_dir"]) / "maintenance" / "runJobs.php"), f"--conf={settings}"],
+                       check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)  # link tables, caches
     return len(files)
 
 
