@@ -1,0 +1,173 @@
+"""The index derived from the crawl journal, on the real ES-compatible server: journaled
+records (bodies sealed beside them) become pages and snapshots; a server that does not
+answer is retried, never skipped; `onionwatch index rebuild --from-journal` rebuilds an
+empty index without duplicates; the crawl pipeline acknowledges once journaled."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from crawler.capture import CaptureLog, record_from_entry
+from crawler.indexer import JournalIndexer
+from index.sink import IndexSink
+from journal import Journal
+from journal.blobs import BlobStore
+from tests.fixtures_es import onion
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+KEY = "journal-index-test-key"
+SECRET_CARD = "4111 1111 1111 1111"
+
+
+def pages(n: int, crawl_id: str = "c1", start: int = 0) -> list[dict]:
+    out = []
+    for i in range(start, start + n):
+        host = onion(i % 3)
+        raw = f"<html><title>page {i}</title><p>card {SECRET_CARD} lot {i}</p></html>".encode()
+        out.append({
+            "url": f"http://{host}/p/{i}", "onion": host, "fetched_at": "2026-11-22T10:00:00Z", "status": 200,
+            "failure": None, "content_type": "text/html", "title": f"page {i}", "text": f"card **** lot {i}",
+            "links": [], "onion_links": [], "lang": "en", "sha256": hashlib.sha256(raw).hexdigest(), "size": len(raw),
+            "raw": raw, "depth": 1, "crawl_id": crawl_id, "categories": [], "entities": [], "offers": [], "evidence": [],
+        })
+    out.append({"url": f"http://{onion(9)}/gone", "onion": onion(9), "fetched_at": "2026-11-22T10:00:01Z",
+                "status": None, "failure": "timeout", "content_type": "", "title": "", "text": "", "links": [],
+                "onion_links": [], "lang": "und", "sha256": "", "size": 0, "raw": b"", "depth": 0, "crawl_id": crawl_id,
+                "categories": [], "entities": [], "offers": [], "evidence": []})
+    return out
+
+
+class Enriched:
+    """Stands for the enricher in the capture log (its presence says: text was masked)."""
+
+    tagger = None
+
+
+def journal_with(tmp_path: Path, records: list[dict], crawl_id: str = "c1") -> Journal:
+    log = CaptureLog(Journal(tmp_path / "journal"), ["127.0.0.1:9050"], "0.4.9",
+                     BlobStore(tmp_path / "journal" / "blobs", KEY.encode()))
+    log.journal.roll(crawl_id)
+    log.append(records, enricher=Enriched())
+    log.close()
+    return Journal(tmp_path / "journal")
+
+
+def sink_for(url: str, prefix: str, **extra: object) -> IndexSink:
+    settings = {"ONIONWATCH_ES_URL": url, "ONIONWATCH_INDEX_PREFIX": prefix, "ONIONWATCH_SNAPSHOT_KEY": KEY, **extra}
+    return IndexSink.from_crawler(SimpleNamespace(settings=SimpleNamespace(get=lambda k, d=None: settings.get(k, d))))
+
+
+def test_capture_entries_hold_no_body_and_no_clear_card(tmp_path: Path) -> None:
+    j = journal_with(tmp_path, pages(3))
+    entries = list(j.iterate())
+    assert [e.kind for e in entries] == ["capture"] * 3 + ["failure"]
+    cap = entries[0].payload
+    assert "raw" not in cap and cap["body"]["pack"].endswith(".pack") and cap["tor"]["version"] == "0.4.9"
+    for f in (tmp_path / "journal").rglob("*"):
+        if f.is_file():
+            assert SECRET_CARD.encode() not in f.read_bytes(), f
+    record, problem = record_from_entry(cap, BlobStore(tmp_path / "journal" / "blobs", KEY.encode()))
+    assert problem is None and hashlib.sha256(record["raw"]).hexdigest() == cap["sha256"]
+    assert not set(record) & {"tor", "tagger", "body"}
+
+
+def test_journal_to_index_with_snapshots(es, es_url, index_prefix, tmp_path: Path) -> None:
+    import index
+    from index import Names
+
+    j = journal_with(tmp_path, pages(12))
+    sink = sink_for(es_url, index_prefix)
+    blobs = BlobStore(tmp_path / "journal" / "blobs", KEY.encode())
+    report = JournalIndexer(j, sink, blobs, batch=5).catch_up(30)
+    assert report["caught_up"] and report["indexed"] == 13 and report["rejected"] == 0
+    assert j.done(sink.consumer_name) == 13
+    sink.refresh()
+    names = Names(index_prefix)
+    assert es.count(index=names.pages)["count"] == 12
+    raw = index.get_snapshot(es, names, pages(1)[0]["sha256"], KEY.encode())
+    assert raw.startswith(b"<html><title>page 0")
+    # again from the start: the same documents, nothing new
+    JournalIndexer(j, sink, blobs, start_seq=1).catch_up(30)
+    sink.refresh()
+    assert es.count(index=names.pages)["count"] == 12
+    sink.close()
+
+
+def test_an_unreachable_server_is_retried_not_skipped(tmp_path: Path) -> None:
+    from procs import free_ports
+
+    j = journal_with(tmp_path, pages(2))
+    sink = sink_for(f"http://127.0.0.1:{free_ports(1)[0]}", "tunreach")
+    errors, retry = sink.store_batch([record_from_entry(e.payload, None)[0] for e in j.iterate()])
+    assert retry and all(errors)
+    indexer = JournalIndexer(j, sink, None, max_wait=0.2)
+    report = indexer.catch_up(1.5)
+    assert not report["caught_up"] and report["unavailable"] and report["pending"] == 3
+    assert j.done(sink.consumer_name) == 0, "nothing marked done that was not indexed"
+    assert sink.identity() is None
+
+
+def test_a_record_refused_for_good_is_reported_and_skipped(es_url, index_prefix, tmp_path: Path) -> None:
+    records = pages(2)
+    records[0]["fetched_at"] = "yesterday"  # not RFC 3339: refused by the writer, whatever the retries
+    j = journal_with(tmp_path, records)
+    sink = sink_for(es_url, index_prefix)
+    report = JournalIndexer(j, sink, None).catch_up(30)
+    assert report["caught_up"] and report["rejected"] == 1 and "invalid record" in report["rejections"][0]["reason"]
+    sink.close()
+
+
+def test_identity_names_the_embedded_server_process(es_url, index_prefix, tmp_path: Path) -> None:
+    control = tmp_path / "noida.control.json"
+    control.write_text(json.dumps({"pid": 123, "started_ms": 456}))
+    sink = sink_for(es_url, index_prefix, ONIONWATCH_ES_PERSIST_LAG="2", ONIONWATCH_ES_IDENTITY_FILE=str(control))
+    first = sink.identity()
+    assert first is not None and "pid 123" in first and sink.durable_after == 2.0
+    control.write_text(json.dumps({"pid": 124, "started_ms": 999}))
+    assert sink.identity() != first, "a restarted server is another identity: unconfirmed writes are replayed"
+    sink.close()
+
+
+def test_rebuild_from_journal_command(es, es_url, index_prefix, tmp_path: Path) -> None:
+    from index import Names
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "snapshot.key").write_text(KEY)
+    j = journal_with(home, pages(4, "crawl-a"), "crawl-a")
+    j.close()
+    log = CaptureLog(Journal(home / "journal"), [], None, BlobStore(home / "journal" / "blobs", KEY.encode()))
+    log.journal.roll("crawl-b")
+    log.append(pages(3, "crawl-b", start=100), enricher=Enriched())
+    log.close()
+    env = {"PATH": "/usr/bin:/bin", "ONIONWATCH_HOME": str(home), "ONIONWATCH_ES_URL": es_url,
+           "ONIONWATCH_INDEX_PREFIX": index_prefix}
+
+    def rebuild(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "onionwatch", "index", "rebuild", "--from-journal", *args, "--json"],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+    names = Names(index_prefix)
+    proc = rebuild("--crawl", "crawl-b")
+    assert proc.returncode == 0, proc.stderr
+    es.indices.refresh(index=names.pages)
+    assert es.count(index=names.pages)["count"] == 3
+    proc = rebuild()
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["indexed"] == 9  # 7 pages + 2 failures
+    proc = rebuild()  # again: same ids, no duplicates
+    es.indices.refresh(index=names.pages)
+    assert proc.returncode == 0 and es.count(index=names.pages)["count"] == 7
+    assert rebuild("--pending").returncode == 0
+    empty = subprocess.run([sys.executable, "-m", "onionwatch", "index", "rebuild", "--from-journal"], cwd=REPO,
+                           env=dict(env, ONIONWATCH_HOME=str(tmp_path / "nohome")), capture_output=True, text=True)
+    assert empty.returncode == 2 and "no crawl journal" in empty.stderr
