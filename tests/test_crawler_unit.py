@@ -299,3 +299,100 @@ def test_processors_run_in_order_after_the_enricher_and_keep_their_fields(tmp_pa
     pipeline.sink.close()
     stored = json.loads(out.read_text())
     assert stored["listings"] == ["p", "p"] and "scratch" not in stored
+
+
+def _journal_pages(root, crawl_id: str, urls: list[str], links: dict[str, list[str]] | None = None) -> None:  # noqa: ANN001
+    from journal import Journal
+
+    j = Journal(root)
+    j.roll(crawl_id)
+    j.append_many([("capture", {"url": u, "onion": onion_of_url(u), "crawl_id": crawl_id, "depth": 1,
+                                "links": (links or {}).get(u, []), "onion_links": []}) for u in urls])
+    j.close()
+
+
+def _crawler(tmp_path, **settings):  # noqa: ANN001, ANN003, ANN202
+    from scrapy.utils.test import get_crawler
+
+    import crawler.settings as project
+    from crawler.spiders.onion import OnionSpider
+
+    values = {k: getattr(project, k) for k in dir(project) if k.isupper()}
+    values.update(ONIONWATCH_JOURNAL_DIR=str(tmp_path / "journal"), ONIONWATCH_KNOWN_URLS=str(tmp_path / "known.sqlite"),
+                  **settings)
+    c = get_crawler(OnionSpider, values)
+    c.stats = _Stats()
+    return c
+
+
+def test_the_page_cap_counts_what_the_journal_knows_from_earlier_runs(tmp_path) -> None:  # noqa: ANN001
+    from scrapy import Request
+
+    from crawler.dupefilter import OnionCapDupeFilter
+
+    other = onion_from_pubkey(hashlib.sha256(b"other").digest())
+    _journal_pages(tmp_path / "journal", "run1", [f"http://{GOOD}/{i}" for i in range(3)])
+    df = OnionCapDupeFilter.from_crawler(_crawler(tmp_path, ONIONWATCH_MAX_PAGES_PER_ONION=3))
+    assert not df.request_seen(Request(f"http://{GOOD}/1")), "a known URL may be fetched again (it may have changed)"
+    assert df.request_seen(Request(f"http://{GOOD}/1")), "... once per run"
+    assert df.request_seen(Request(f"http://{GOOD}/new")), "no new page: the onion is at its cap across runs"
+    assert not df.request_seen(Request(f"http://{other}/")), "the cap is per onion"
+    df.close("finished")
+    # the table is derived: deleted, it is rebuilt from the journal
+    (tmp_path / "known.sqlite").unlink()
+    df = OnionCapDupeFilter.from_crawler(_crawler(tmp_path, ONIONWATCH_MAX_PAGES_PER_ONION=3))
+    assert df.known_counts == {GOOD: 3} and df.request_seen(Request(f"http://{GOOD}/new"))
+    df.close("finished")
+
+
+def test_a_resumed_job_skips_exactly_what_it_journaled(tmp_path) -> None:  # noqa: ANN001
+    from scrapy import Request
+
+    from crawler.dupefilter import OnionCapDupeFilter
+
+    _journal_pages(tmp_path / "journal", "job1", [f"http://{GOOD}/", f"http://{GOOD}/a"],
+                   links={f"http://{GOOD}/": [f"http://{GOOD}/a", f"http://{GOOD}/b", f"http://{GOOD}/c"]})
+    _journal_pages(tmp_path / "journal", "other", [f"http://{GOOD}/b"])
+    crawler = _crawler(tmp_path, ONIONWATCH_JOBDIR=str(tmp_path / "job"), ONIONWATCH_CRAWL_ID="job1")
+    df = OnionCapDupeFilter.from_crawler(crawler)
+    assert df.request_seen(Request(f"http://{GOOD}/a")), "journaled by this job: not fetched again"
+    assert not df.request_seen(Request(f"http://{GOOD}/b")), "journaled by another crawl: this job still fetches it"
+    df.close("finished")
+    from crawler.spiders.onion import OnionSpider
+
+    spider = OnionSpider.from_crawler(crawler, seeds=GOOD, crawl_id="job1")
+    spider._configure()
+    replayed = {r.url: r.meta.get("depth") for r in spider._resume()}
+    assert replayed == {f"http://{GOOD}/a": 2, f"http://{GOOD}/b": 2, f"http://{GOOD}/c": 2}, replayed
+
+
+def test_tor_watch_requeues_what_our_absent_tor_cut_off() -> None:
+    import asyncio
+
+    from scrapy import Request
+    from scrapy.exceptions import DownloadConnectionRefusedError, DownloadFailedError
+    from scrapy.utils.test import get_crawler
+
+    from crawler.tor import TorUnreachableError
+    from crawler.torwatch import MAX_REQUEUES, TorWatch
+
+    from procs import free_ports
+
+    dead = free_ports(1)[0]  # nothing listens there: our "Tor" is gone
+    watch = TorWatch(get_crawler(settings_dict={"ONIONWATCH_TOR_SOCKS": [f"127.0.0.1:{dead}"]}))
+    watch.stats = _Stats()
+    downs: list[str] = []
+    watch._went_down = downs.append  # the pause itself needs a running engine (the lab tests cover it)
+    request = Request(f"http://{GOOD}/x", meta={"proxy": f"socks5h://127.0.0.1:{dead}"})
+    try:
+        raise DownloadConnectionRefusedError("refused") from TorUnreachableError("SocksPort refused")
+    except DownloadConnectionRefusedError as exc:
+        refused = exc
+    again = asyncio.run(watch.process_exception(request, refused))
+    assert again is not None and again.url == request.url and again.dont_filter and again.meta["tor_requeued"] == 1
+    cut = asyncio.run(watch.process_exception(request, DownloadFailedError("connection reset")))
+    assert cut is not None, "a broken stream and no SOCKS port answering: our Tor, not the onion"
+    assert asyncio.run(watch.process_exception(request, TorSocksError(0xF0, GOOD))) is None, "Tor answered: a real outcome"
+    worn = request.replace(meta={**request.meta, "tor_requeued": MAX_REQUEUES})
+    assert asyncio.run(watch.process_exception(worn, refused)) is None
+    assert len(downs) == 2
