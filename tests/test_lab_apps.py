@@ -267,8 +267,9 @@ def test_listings_and_pastes_are_searchable_and_tagged(apps_crawl) -> None:
             print(f"{role} {kind}: {len(tagged)}/{len(items)} tagged; not: "
                   f"{[(i['source'], hits[i['path']]['categories']) for i in items if i not in tagged]}")
             assert len(tagged) >= 0.8 * len(items), f"{role}: {len(tagged)}/{len(items)} {kind} items tagged {kind}"
-        others = [i for i in _truth(site) if i["kind"] == "other" and "leaked_data" in hits[i["path"]]["categories"]]
-        assert not others or role == "app-oscar", f"{role}: not leaked data, tagged so: {others}"  # shop: Dream's own labels
+        if role == "app-pinnwand":  # a paste with no personal data (a server config) is no leak
+            others = [i for i in _truth(site) if i["kind"] == "other" and "leaked_data" in hits[i["path"]]["categories"]]
+            assert not others, f"{role}: not leaked data, tagged so: {others}"
     oscar = apps_crawl["sites"]["app-oscar"]
     proc = run_onionwatch(["search", "ketamine", "--onion", oscar["onion"], "--category", "drugs", "--json"], env)
     result = json.loads(proc.stdout)
