@@ -31,7 +31,7 @@ class OnionCapDupeFilter(BaseDupeFilter):
     """Scrapy's duplicate filter (request fingerprints, REQUEST_FINGERPRINTER_CLASS) kept in
     memory for the run, seeded from the journal; plus the per-onion page cap."""
 
-    def __init__(self, fingerprinter, cap: int, stats, debug: bool = False) -> None:  # noqa: ANN001
+    def __init__(self, fingerprinter, cap: int, stats, debug: bool = False) -> None:
         self.fingerprinter = fingerprinter
         self.cap = cap
         self.stats = stats
@@ -43,7 +43,7 @@ class OnionCapDupeFilter(BaseDupeFilter):
         self.resumed = 0
 
     @classmethod
-    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+    def from_crawler(cls, crawler):
         s = crawler.settings
         df = cls(crawler.request_fingerprinter, s.getint("ONIONWATCH_MAX_PAGES_PER_ONION"), crawler.stats,
                  s.getbool("DUPEFILTER_DEBUG"))
@@ -87,7 +87,7 @@ class OnionCapDupeFilter(BaseDupeFilter):
         self.seen.add(fp)
         return False
 
-    def log(self, request: Request, spider) -> None:  # noqa: ANN001
+    def log(self, request: Request, spider) -> None:
         if self.debug:
             logger.debug("filtered duplicate request: %s", request)
         self.stats.inc_value("dupefilter/filtered")

@@ -178,7 +178,7 @@ class StorePipeline:
         async with self.lock:  # one batch in the store at a time keeps memory bounded
             try:
                 errors = await asyncio.to_thread(self._enrich_and_store, records)
-            except Exception as exc:  # the whole batch failed: every item says so
+            except Exception as exc:  # noqa: BLE001 - the whole batch failed: every item says so
                 logger.error("store failed for a batch of %d: %s", len(records), exc)
                 errors = [f"{type(exc).__name__}: {exc}"] * len(records)
         failed = [e for e in errors if e]

@@ -79,7 +79,7 @@ def bootstrapped(control: str) -> bool:
 
 
 class TorWatch:
-    def __init__(self, crawler) -> None:  # noqa: ANN001
+    def __init__(self, crawler) -> None:
         s = crawler.settings
         self.crawler = crawler
         self.stats = crawler.stats
@@ -95,7 +95,7 @@ class TorWatch:
         self._probe_cache: dict[str, tuple[float, bool]] = {}
 
     @classmethod
-    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+    def from_crawler(cls, crawler):
         mw = cls(crawler)
         crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
         return mw
@@ -111,7 +111,7 @@ class TorWatch:
         self._probe_cache[proxy] = (now, alive)
         return alive
 
-    async def process_exception(self, request, exception):  # noqa: ANN001, ANN201
+    async def process_exception(self, request, exception):
         # Also while stopping: a request cut off by our Tor's absence goes back to the queue
         # (dropped there when the crawl closes), never into the journal as the page's failure.
         chain = list(_chain(exception))
@@ -188,7 +188,7 @@ class TorWatch:
         # its own task, like Scrapy's CloseSpider: spider_closed (sent while closing) ends this one
         self.closing = asyncio.ensure_future(self.crawler.engine.close_spider_async(reason=FINISH_REASON))
 
-    def spider_closed(self, spider=None, reason=None) -> None:  # noqa: ANN001
+    def spider_closed(self, spider=None, reason=None) -> None:
         self.stopped = True
         if self.recovery is not None and not self.recovery.done():
             self.recovery.cancel()

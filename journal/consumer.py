@@ -177,8 +177,7 @@ class Consumer:
             self._mark(last)
 
     def _mark(self, seq: int) -> None:
-        if seq > self.progress.confirmed_seq:
-            self.progress.confirmed_seq = seq
+        self.progress.confirmed_seq = max(self.progress.confirmed_seq, seq)
         if seq > self.journal.done(self.name):  # the marker only moves forward (a rebuild re-delivers behind it)
             self.journal.mark_done(self.name, seq)
 
@@ -294,7 +293,7 @@ class Consumer:
         def target() -> None:
             try:
                 self._loop(done)
-            except Exception as exc:  # noqa: BLE001 - reported through drain's result, never a silent loss
+            except Exception as exc:
                 self.progress.last_error = f"{type(exc).__name__}: {exc}"
                 logger.exception("journal consumer %s stopped", self.name)
 

@@ -63,7 +63,7 @@ def test_extract_text_links_title() -> None:
     assert len(extract("<p>" + "a " * 400000 + "</p>", f"http://{GOOD}/", max_text=1000).text) == 1000
 
 
-def test_blocklist_md5_and_sha256(tmp_path) -> None:  # noqa: ANN001
+def test_blocklist_md5_and_sha256(tmp_path) -> None:
     f = tmp_path / "block.txt"
     f.write_text(f"# comment\n{hashlib.md5(GOOD.encode()).hexdigest()}\n")
     assert Blocklist.from_files([str(f)]).blocked(GOOD)
@@ -79,7 +79,7 @@ class _Stats:
         self.values[key] = self.values.get(key, 0) + 1
 
 
-def _routing(**overrides) -> TorRoutingMiddleware:  # noqa: ANN003
+def _routing(**overrides) -> TorRoutingMiddleware:
     from crawler.addons import OnionCrawl
 
     s = Settings()
@@ -93,7 +93,7 @@ def _routing(**overrides) -> TorRoutingMiddleware:  # noqa: ANN003
     return mw
 
 
-def test_routing_refuses_clearnet_media_blocklisted(tmp_path) -> None:  # noqa: ANN001
+def test_routing_refuses_clearnet_media_blocklisted(tmp_path) -> None:
     from scrapy import Request
 
     block = tmp_path / "b.txt"
@@ -186,7 +186,7 @@ def test_backend_refuses_clearnet_without_connecting() -> None:
         asyncio.run(backend.connect_tcp("example.com", 80, timeout=1))
 
 
-def test_network_guard_records_and_refuses(tmp_path) -> None:  # noqa: ANN001
+def test_network_guard_records_and_refuses(tmp_path) -> None:
     from crawler.extensions import NetworkGuard
 
     log = tmp_path / "guard.jsonl"
@@ -206,7 +206,11 @@ def test_network_guard_records_and_refuses(tmp_path) -> None:  # noqa: ANN001
 
 
 def test_failure_reason_mapping() -> None:
-    from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest
+    from scrapy.exceptions import (
+        DownloadCancelledError,
+        DownloadTimeoutError,
+        IgnoreRequest,
+    )
 
     from crawler.outcomes import failure_reason
 
@@ -226,7 +230,7 @@ def test_failure_reason_mapping() -> None:
     assert failure_reason(wrapped) == "onion_intro_timeout"
 
 
-def test_seeds_file_and_list(tmp_path) -> None:  # noqa: ANN001
+def test_seeds_file_and_list(tmp_path) -> None:
     from crawler.spiders.onion import read_seeds
 
     f = tmp_path / "seeds.txt"
@@ -264,7 +268,7 @@ class Tagging:
         self.name = name
 
     @classmethod
-    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+    def from_crawler(cls, crawler):
         return cls(crawler.settings.get("TEST_NAME"))
 
     def __call__(self, records: list[dict]) -> None:
@@ -275,13 +279,13 @@ class Tagging:
 
 class Absent:
     @classmethod
-    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+    def from_crawler(cls, crawler):
         from scrapy.exceptions import NotConfigured
 
         raise NotConfigured("nothing to do")
 
 
-def test_processors_run_in_order_after_the_enricher_and_keep_their_fields(tmp_path) -> None:  # noqa: ANN001
+def test_processors_run_in_order_after_the_enricher_and_keep_their_fields(tmp_path) -> None:
     from scrapy.utils.test import get_crawler
 
     import crawler.settings as project
@@ -301,7 +305,7 @@ def test_processors_run_in_order_after_the_enricher_and_keep_their_fields(tmp_pa
     assert stored["listings"] == ["p", "p"] and "scratch" not in stored
 
 
-def _journal_pages(root, crawl_id: str, urls: list[str], links: dict[str, list[str]] | None = None) -> None:  # noqa: ANN001
+def _journal_pages(root, crawl_id: str, urls: list[str], links: dict[str, list[str]] | None = None) -> None:
     from journal import Journal
 
     j = Journal(root)
@@ -311,7 +315,7 @@ def _journal_pages(root, crawl_id: str, urls: list[str], links: dict[str, list[s
     j.close()
 
 
-def _crawler(tmp_path, **settings):  # noqa: ANN001, ANN003, ANN202
+def _crawler(tmp_path, **settings):
     from scrapy.utils.test import get_crawler
 
     import crawler.settings as project
@@ -325,7 +329,7 @@ def _crawler(tmp_path, **settings):  # noqa: ANN001, ANN003, ANN202
     return c
 
 
-def test_the_page_cap_counts_what_the_journal_knows_from_earlier_runs(tmp_path) -> None:  # noqa: ANN001
+def test_the_page_cap_counts_what_the_journal_knows_from_earlier_runs(tmp_path) -> None:
     from scrapy import Request
 
     from crawler.dupefilter import OnionCapDupeFilter
@@ -345,7 +349,7 @@ def test_the_page_cap_counts_what_the_journal_knows_from_earlier_runs(tmp_path) 
     df.close("finished")
 
 
-def test_a_resumed_job_skips_exactly_what_it_journaled(tmp_path) -> None:  # noqa: ANN001
+def test_a_resumed_job_skips_exactly_what_it_journaled(tmp_path) -> None:
     from scrapy import Request
 
     from crawler.dupefilter import OnionCapDupeFilter
@@ -375,7 +379,6 @@ def test_tor_watch_requeues_what_our_absent_tor_cut_off() -> None:
 
     from crawler.tor import TorUnreachableError
     from crawler.torwatch import MAX_REQUEUES, TorWatch
-
     from procs import free_ports
 
     dead = free_ports(1)[0]  # nothing listens there: our "Tor" is gone

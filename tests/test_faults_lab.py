@@ -80,7 +80,7 @@ def head_seq(home: Path) -> int:
         return 0
 
 
-def wait_for(predicate, timeout: float, what: str) -> float:  # noqa: ANN001
+def wait_for(predicate, timeout: float, what: str) -> float:
     start = time.monotonic()
     while not predicate():
         if time.monotonic() - start > timeout:
@@ -121,7 +121,7 @@ def record(name: str, **figures: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def baseline(lab, es_url, tmp_path_factory) -> Iterator[dict[str, Any]]:  # noqa: ANN001
+def baseline(lab, es_url, tmp_path_factory) -> Iterator[dict[str, Any]]:
     """The demo's crawl, undisturbed: what every faulty crawl must end up with."""
     from tests.fixtures_es import drop_prefix, make_client
 
@@ -140,10 +140,10 @@ def baseline(lab, es_url, tmp_path_factory) -> Iterator[dict[str, Any]]:  # noqa
 
 
 @pytest.fixture
-def prefix(es_url) -> Iterator[str]:  # noqa: ANN001
-    from tests.fixtures_es import drop_prefix, make_client
-
+def prefix(es_url) -> Iterator[str]:
     import uuid
+
+    from tests.fixtures_es import drop_prefix, make_client
 
     name = f"tf{uuid.uuid4().hex[:10]}"
     yield name
@@ -159,7 +159,7 @@ def same_as_baseline(state: dict[str, Any], baseline: dict[str, Any]) -> None:
 
 # -- Elasticsearch ------------------------------------------------------------------------------
 
-def test_embedded_es_sigkilled_mid_crawl_and_restarted(lab, baseline, tmp_path) -> None:  # noqa: ANN001
+def test_embedded_es_sigkilled_mid_crawl_and_restarted(lab, baseline, tmp_path) -> None:
     """The embedded server acknowledges before it persists (noida-durability.md): killed
     mid-crawl, back on its port 10 s later, the crawl catches up from the journal."""
     from onionwatch import es_server
@@ -195,7 +195,7 @@ def test_embedded_es_sigkilled_mid_crawl_and_restarted(lab, baseline, tmp_path) 
         es_server.stop(data)
 
 
-def test_es_down_for_the_whole_crawl_then_up(lab, baseline, tmp_path) -> None:  # noqa: ANN001
+def test_es_down_for_the_whole_crawl_then_up(lab, baseline, tmp_path) -> None:
     """Elasticsearch (a configured URL) is not there at all while the crawl runs: the crawl
     goes on into the journal, says so once, waits at the end, and catches up when it is up."""
     from onionwatch import es_server
@@ -265,7 +265,7 @@ def restart_tor_client(lab: dict) -> int:
     return proc.pid
 
 
-def test_tor_killed_mid_crawl_and_restarted_the_crawl_waits(lab, baseline, es_url, prefix, tmp_path) -> None:  # noqa: ANN001
+def test_tor_killed_mid_crawl_and_restarted_the_crawl_waits(lab, baseline, es_url, prefix, tmp_path) -> None:
     home = tmp_path / "home"
     proc, lines = start_crawl(["--seeds", baseline["seeds"], *SUBSET], env_for(lab, home, prefix, es_url))
     restarted = False
@@ -293,7 +293,7 @@ def test_tor_killed_mid_crawl_and_restarted_the_crawl_waits(lab, baseline, es_ur
 
 
 def test_tor_gone_for_good_stops_non_zero_and_the_resume_reaches_the_baseline(lab, baseline, es_url, prefix,
-                                                                              tmp_path) -> None:  # noqa: ANN001
+                                                                              tmp_path) -> None:
     home = tmp_path / "home"
     env = env_for(lab, home, prefix, es_url)
     args = ["--seeds", baseline["seeds"], "--jobdir", str(tmp_path / "job"), *SUBSET]
@@ -321,7 +321,7 @@ def test_tor_gone_for_good_stops_non_zero_and_the_resume_reaches_the_baseline(la
 # -- the crawler itself -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("point", ["before_first_write", "after_first_write", "midway"])
-def test_crawler_sigkilled_and_resumed_with_jobdir(lab, baseline, es_url, prefix, tmp_path, point) -> None:  # noqa: ANN001
+def test_crawler_sigkilled_and_resumed_with_jobdir(lab, baseline, es_url, prefix, tmp_path, point) -> None:
     home = tmp_path / "home"
     env = env_for(lab, home, prefix, es_url)
     args = ["--seeds", baseline["seeds"], "--jobdir", str(tmp_path / "job"), *SUBSET]
@@ -363,7 +363,7 @@ def test_crawler_sigkilled_and_resumed_with_jobdir(lab, baseline, es_url, prefix
 
 # -- re-running the default crawl ---------------------------------------------------------------
 
-def test_rerunning_the_default_crawl_adds_nothing(lab, es_url, prefix, tmp_path) -> None:  # noqa: ANN001
+def test_rerunning_the_default_crawl_adds_nothing(lab, es_url, prefix, tmp_path) -> None:
     """Default settings (depth 8, 500 pages per onion): the hostile onion's trap fills the cap.
     A re-run may fetch known pages again but no new trap page: the cap counts the URLs the
     journal knows from every run."""

@@ -27,7 +27,7 @@ class FlakyStore:
         self.refuse: set[int] = set()
         self.calls = 0
 
-    def deliver(self, entries) -> list[str | None]:  # noqa: ANN001
+    def deliver(self, entries) -> list[str | None]:
         self.calls += 1
         if self.down:
             raise Unavailable("connection refused")

@@ -153,7 +153,7 @@ def test_rebuild_from_journal_command(es, es_url, index_prefix, tmp_path: Path) 
            "ONIONWATCH_INDEX_PREFIX": index_prefix}
 
     def rebuild(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "onionwatch", "index", "rebuild", "--from-journal", *args, "--json"],
+        return subprocess.run([sys.executable, "-m", "onionwatch", "index", "rebuild", "--from-journal", *args, "--json"], check=False,
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
 
     names = Names(index_prefix)
@@ -168,6 +168,6 @@ def test_rebuild_from_journal_command(es, es_url, index_prefix, tmp_path: Path) 
     es.indices.refresh(index=names.pages)
     assert proc.returncode == 0 and es.count(index=names.pages)["count"] == 7
     assert rebuild("--pending").returncode == 0
-    empty = subprocess.run([sys.executable, "-m", "onionwatch", "index", "rebuild", "--from-journal"], cwd=REPO,
+    empty = subprocess.run([sys.executable, "-m", "onionwatch", "index", "rebuild", "--from-journal"], check=False, cwd=REPO,
                            env=dict(env, ONIONWATCH_HOME=str(tmp_path / "nohome")), capture_output=True, text=True)
     assert empty.returncode == 2 and "no crawl journal" in empty.stderr

@@ -88,7 +88,7 @@ def _cli(tmp_path: Path, seeds: str) -> subprocess.CompletedProcess:
     home = tmp_path / "home"
     return subprocess.run(
         [sys.executable, "-m", "onionwatch", "crawl", "--seeds", seeds],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        check=False, cwd=REPO, capture_output=True, text=True, timeout=120,
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ONIONWATCH_HOME": str(home),
              "ONIONWATCH_TOR_SOCKS": "127.0.0.1:9", "ONIONWATCH_TOR_CONTROL": "127.0.0.1:9"},
     )

@@ -21,7 +21,7 @@ from onionwatch.commands.index_cmd import index_group
 class _Settings(dict):
     """What a crawler's settings look like to index.sink.IndexSink.from_crawler."""
 
-    def get(self, name: str, default: Any = None) -> Any:  # noqa: D102
+    def get(self, name: str, default: Any = None) -> Any:
         value = super().get(name, default)
         return default if value is None else value
 
