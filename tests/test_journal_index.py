@@ -171,3 +171,47 @@ def test_rebuild_from_journal_command(es, es_url, index_prefix, tmp_path: Path) 
     empty = subprocess.run([sys.executable, "-m", "onionwatch", "index", "rebuild", "--from-journal"], check=False, cwd=REPO,
                            env=dict(env, ONIONWATCH_HOME=str(tmp_path / "nohome")), capture_output=True, text=True)
     assert empty.returncode == 2 and "no crawl journal" in empty.stderr
+
+
+def test_crawl_with_elasticsearch_gone_exits_non_zero_naming_what_waits_then_rebuild(es, es_url, index_prefix,
+                                                                                     tmp_path: Path) -> None:
+    """Without the lab: a loopback SOCKS server that answers like Tor. Elasticsearch never
+    comes: the crawl still journals every page, says so once, waits ONIONWATCH_INDEX_WAIT,
+    exits 1 naming the entries that wait; `index rebuild --from-journal --pending` indexes them."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from index import Names
+    from procs import free_ports
+    from tests.test_crawl_local import A, B, Chain
+    from tests.test_liveness_checker import TorLikeSocks
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Chain)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    proxy = TorLikeSocks(server.server_address[1], {A: "up", B: "up"})
+    home = tmp_path / "home"
+    env = {"PATH": "/usr/bin:/bin", "ONIONWATCH_HOME": str(home), "PYTHONUNBUFFERED": "1",
+           "ONIONWATCH_ES_URL": f"http://127.0.0.1:{free_ports(1)[0]}", "ONIONWATCH_INDEX_PREFIX": index_prefix}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "onionwatch", "crawl", "--seeds", A, "--socks", proxy.addr, "--max-depth", "2",
+             "--summary-json", "-s", "ONIONWATCH_STORE_MAX_WAIT=0.2", "-s", "ONIONWATCH_INDEX_WAIT=3",
+             "-s", "ONIONWATCH_PROCESSORS="],
+            check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        proxy.close()
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    lines = proc.stderr.splitlines()
+    assert sum("Elasticsearch unreachable" in line for line in lines) == 1, proc.stderr
+    summary = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert summary["journaled"] == summary["pages"] == 6 and summary["index"]["pending"] == 6
+    assert any(line.startswith("error: not indexed: 6 journaled entries from journal seq 1") for line in lines), lines
+    rebuilt = subprocess.run([sys.executable, "-m", "onionwatch", "index", "rebuild", "--from-journal", "--pending"],
+                             check=False, cwd=REPO, env=dict(env, ONIONWATCH_ES_URL=es_url), capture_output=True,
+                             text=True, timeout=120)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    es.indices.refresh(index=Names(index_prefix).pages)
+    assert es.count(index=Names(index_prefix).pages)["count"] == 6
+    assert Journal(home / "journal").done(f"index.{index_prefix}") == 6
