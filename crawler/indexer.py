@@ -69,6 +69,9 @@ class JournalIndexer:
             logger.info("%s is back after %.1f s: indexing %d journaled entries", self.target,
                         info["after_seconds"], info["pending"])
         elif event == "replay":
+            reset = getattr(self.sink, "reset", None)
+            if reset is not None:
+                reset()  # a restarted server may have lost its layout too
             logger.warning("%s restarted before it had kept what it acknowledged: sending again from journal seq %d",
                            self.target, info["from_seq"])
 

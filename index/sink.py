@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -72,8 +72,10 @@ class IndexSink:
     journaled = True  # the crawl feeds this sink from its journal (crawler.indexer), not directly
 
     def __init__(self, writer: PageWriter, names: Names, config_dir: Path | None = None, *,
-                 persist_lag: float = 0.0, identity_file: str | None = None) -> None:
+                 persist_lag: float = 0.0, identity_file: str | None = None,
+                 new_writer: Callable[[], PageWriter] | None = None) -> None:
         self.writer = writer
+        self._new_writer = new_writer
         self.names = names
         self.config_dir = config_dir
         self.durable_after = float(persist_lag)
@@ -108,10 +110,18 @@ class IndexSink:
                      ca_certs=s.get("ONIONWATCH_ES_CA_CERTS") or None)
         names = Names(s.get("ONIONWATCH_INDEX_PREFIX") or "onionwatch")
         config_dir = Path(s.get("ONIONWATCH_INDEX_CONFIG") or configs.path("index"))
-        # the journal consumer backs off between attempts: the writer itself retries briefly
-        writer = PageWriter(es, names, snapshot_key=key, config_dir=config_dir, max_retries=2, max_backoff=2.0)
-        return cls(writer, names, config_dir, persist_lag=float(s.get("ONIONWATCH_ES_PERSIST_LAG") or 0.0),
-                   identity_file=s.get("ONIONWATCH_ES_IDENTITY_FILE") or None)
+        def new_writer() -> PageWriter:  # the journal consumer backs off between attempts: the writer retries briefly
+            return PageWriter(es, names, snapshot_key=key, config_dir=config_dir, max_retries=2, max_backoff=2.0)
+
+        return cls(new_writer(), names, config_dir, persist_lag=float(s.get("ONIONWATCH_ES_PERSIST_LAG") or 0.0),
+                   identity_file=s.get("ONIONWATCH_ES_IDENTITY_FILE") or None, new_writer=new_writer)
+
+    def reset(self) -> None:
+        """The server restarted and may have lost what it acknowledged — templates, aliases
+        and indices included: set the layout up again before the next write."""
+        self._ready = False
+        if self._new_writer is not None:
+            self.writer = self._new_writer()
 
     def _setup(self) -> None:
         if not self._ready:

@@ -215,3 +215,40 @@ def test_crawl_with_elasticsearch_gone_exits_non_zero_naming_what_waits_then_reb
     es.indices.refresh(index=Names(index_prefix).pages)
     assert es.count(index=Names(index_prefix).pages)["count"] == 6
     assert Journal(home / "journal").done(f"index.{index_prefix}") == 6
+
+
+def test_acknowledged_then_lost_by_the_embedded_server_is_sent_again(tmp_path: Path) -> None:
+    """noida-db acknowledges before it persists (about 0.5 s later): SIGKILLed right after
+    an ack and restarted on its port, it is another process (identity), so nothing of that
+    batch was marked done and the whole batch goes again — layout included."""
+    import os
+    import signal
+
+    from index import Names
+    from onionwatch import es_server
+    from tests.fixtures_es import make_client
+
+    data = tmp_path / "es"
+    server = es_server.start(data)
+    try:
+        sink = sink_for(server.url, "tlost", ONIONWATCH_ES_PERSIST_LAG="2",
+                        ONIONWATCH_ES_IDENTITY_FILE=str(data / "noida.control.json"))
+        j = journal_with(tmp_path, pages(40))
+        indexer = JournalIndexer(j, sink, BlobStore(tmp_path / "journal" / "blobs", KEY.encode()), batch=100)
+        assert indexer.consumer.step()  # the batch is acknowledged ...
+        os.kill(server.pid, signal.SIGKILL)  # ... and the server killed at once
+        assert j.done(sink.consumer_name) == 0, "nothing was confirmed: the ack has not lasted yet"
+        server = es_server.start(data, port=server.port)
+        es = make_client(server.url)
+        names = Names("tlost")
+        kept = es.count(index=names.pages)["count"] if es.indices.exists_alias(name=names.pages) else 0
+        report = indexer.catch_up(60)
+        es.indices.refresh(index=names.pages)
+        print(f"\n[faults] embedded server kept {kept} of 40 acknowledged pages after SIGKILL; "
+              f"after replay {es.count(index=names.pages)['count']}")
+        assert report["caught_up"] and report["replays"] == 1
+        assert es.count(index=names.pages)["count"] == 40 and j.done(sink.consumer_name) == 41
+        es.close()
+        sink.close()
+    finally:
+        es_server.stop(data)
