@@ -61,7 +61,10 @@ def run_onionwatch(args: list[str], env: dict, timeout: float = 600) -> subproce
 
 
 def site(lab_state: dict, role: str) -> dict:
-    return next(s for s in lab_state["sites"] if s["role"] == role)
+    """The site of this role; where several share it (Dream Bazaar is a market too), the one
+    named after the role."""
+    sites = [s for s in lab_state["sites"] if s["role"] == role]
+    return next((s for s in sites if s["name"] == role), sites[0])
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -131,7 +131,7 @@ def test_stop_and_resume_with_jobdir(lab, tmp_path) -> None:  # noqa: ANN001
     b = {r["url"] for r in read_jsonl(tmp_path / "b.jsonl") if r["onion"] == market}
     assert 5 <= len(a) <= 10 and len(b) > 10, (len(a), len(b))
     assert not (a & b), "a resumed crawl does not fetch again what the first run stored"
-    spec = next(s for s in load_sites() if s.role == "market")
+    spec = next(s for s in load_sites() if s.name == "market")
     got = {urlsplit(u).path + (f"?{urlsplit(u).query}" if urlsplit(u).query else "") for u in a | b}
     assert expected_pages(spec, {s["name"]: s["onion"] for s in lab["sites"]}) <= got
 
