@@ -97,15 +97,31 @@ class JournalIndexer:
     def catch_up(self, timeout: float) -> dict[str, Any]:
         return self.report(self.consumer.catch_up(timeout))
 
+    def _urls(self, from_seq: int, limit: int = 5) -> list[str]:
+        """The first few URLs journaled from ``from_seq`` on that the index should hold."""
+        out: list[str] = []
+        for entry in self.journal.iterate(from_seq):
+            if self._indexable(entry):
+                out.append(str(entry.payload.get("url")))
+                if len(out) >= limit:
+                    break
+        return out
+
     def report(self, done: bool) -> dict[str, Any]:
         c = self.consumer
+        rejections = c.rejected()[-20:] if c.progress.rejected else []
+        for r in rejections[:5]:
+            entry = self.journal.get(int(r["seq"]))
+            r["url"] = entry.payload.get("url") if entry is not None and isinstance(entry.payload, dict) else None
+        pending = c.pending()
         return {
             "caught_up": done,
             "indexed": c.progress.delivered,
-            "pending": c.pending(),
+            "pending": pending,
             "pending_from_seq": c.progress.confirmed_seq + 1,
+            "pending_urls": self._urls(c.progress.confirmed_seq + 1) if pending else [],
             "rejected": c.progress.rejected,
-            "rejections": c.rejected()[-20:] if c.progress.rejected else [],
+            "rejections": rejections,
             "replays": c.progress.replays,
             "outage_seconds": [round(x, 1) for x in c.progress.outages],
             "unavailable": c.progress.unavailable_since is not None,

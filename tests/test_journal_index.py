@@ -208,6 +208,7 @@ def test_crawl_with_elasticsearch_gone_exits_non_zero_naming_what_waits_then_reb
     summary = json.loads(proc.stdout[proc.stdout.index("{"):])
     assert summary["journaled"] == summary["pages"] == 6 and summary["index"]["pending"] == 6
     assert any(line.startswith("error: not indexed: 6 journaled entries from journal seq 1") for line in lines), lines
+    assert any(line.startswith("error: not indexed, e.g. http://") for line in lines), lines
     rebuilt = subprocess.run([sys.executable, "-m", "onionwatch", "index", "rebuild", "--from-journal", "--pending"],
                              check=False, cwd=REPO, env=dict(env, ONIONWATCH_ES_URL=es_url), capture_output=True,
                              text=True, timeout=120)

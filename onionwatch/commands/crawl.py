@@ -230,9 +230,12 @@ def outcome(summary: dict) -> int:
         click.echo(f"error: not indexed: {report.get('pending', 0)} journaled entries from journal seq "
                    f"{report.get('pending_from_seq')} ({' '.join(str(why).split())[:200]}); they stay in the journal and "
                    "are indexed by the next crawl or `onionwatch index rebuild --from-journal --pending`", err=True)
+        if report.get("pending_urls"):
+            click.echo(f"error: not indexed, e.g. {', '.join(report['pending_urls'])}", err=True)
         rc = rc or 1
     if report.get("rejected"):
-        shown = ", ".join(f"seq {r['seq']} ({r['reason'][:120]})" for r in report.get("rejections", [])[:5])
+        shown = ", ".join(f"seq {r['seq']} {r.get('url') or ''} ({r['reason'][:120]})"
+                          for r in report.get("rejections", [])[:5])
         click.echo(f"error: Elasticsearch refused {report['rejected']} records for good: {shown}", err=True)
         rc = rc or 1
     return rc
