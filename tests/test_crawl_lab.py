@@ -33,7 +33,7 @@ def crawl(lab, tmp_path_factory):  # noqa: ANN001, ANN201
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout[proc.stdout.index("{"):])
-    return {"records": read_jsonl(out), "summary": summary, "guard_log": guard_log, "stderr": proc.stderr}
+    return {"records": read_jsonl(out), "summary": summary, "guard_log": guard_log, "stderr": proc.stderr, "home": home}
 
 
 def _by_onion(records: list[dict]) -> dict[str, set[str]]:
@@ -127,6 +127,7 @@ def test_stop_and_resume_with_jobdir(lab, tmp_path) -> None:  # noqa: ANN001
     assert first.returncode == 0, first.stderr[-2000:]
     second = run_onionwatch([*common, "--output", str(tmp_path / "b.jsonl")], env)
     assert second.returncode == 0, second.stderr[-2000:]
+    assert "resuming crawl" in second.stderr, "the job's crawl id is kept in the jobdir"
     a = {r["url"] for r in read_jsonl(tmp_path / "a.jsonl") if r["onion"] == market}
     b = {r["url"] for r in read_jsonl(tmp_path / "b.jsonl") if r["onion"] == market}
     assert 5 <= len(a) <= 10 and len(b) > 10, (len(a), len(b))
@@ -151,3 +152,18 @@ def test_stderr_is_onionwatchs_own_words(crawl) -> None:  # noqa: ANN001
     own = ("crawling: ", "network guard installed", "warning: ")
     assert all(line.startswith(own) for line in lines), [line for line in lines if not line.startswith(own)][:5]
     assert any(line.startswith("crawling: ") for line in lines)
+
+
+def test_every_record_was_journaled_first_and_nothing_unmasked(crawl) -> None:  # noqa: ANN001
+    """The output file gets a record only after the journal has it; an unenriched crawl
+    journals the capture facts (and the links a resume follows), never the page's words."""
+    from journal import Journal
+
+    j = Journal(crawl["home"] / "journal")
+    assert j.verify() is None
+    entries = [e for e in j.iterate() if e.kind in ("capture", "failure")]
+    assert sorted(e.payload["url"] for e in entries) == sorted(r["url"] for r in crawl["records"])
+    assert crawl["summary"]["journaled"] == len(entries) == crawl["summary"]["stored"]
+    for e in entries:
+        assert e.payload["unmasked_fields_withheld"] is True
+        assert "text" not in e.payload and "title" not in e.payload and "body" not in e.payload
