@@ -15,7 +15,7 @@ TIMEOUT = 8  # the drip page sends a byte a second for far longer
 
 
 @pytest.fixture(scope="module")
-def crawl(lab, tmp_path_factory):  # noqa: ANN001, ANN201
+def crawl(lab, tmp_path_factory):
     home = tmp_path_factory.mktemp("crawl-home")
     print("crawl home:", home)
     out = home / "pages.jsonl"
@@ -45,7 +45,7 @@ def _by_onion(records: list[dict]) -> dict[str, set[str]]:
     return got
 
 
-def test_discovers_and_fetches_every_lab_page(lab, crawl) -> None:  # noqa: ANN001
+def test_discovers_and_fetches_every_lab_page(lab, crawl) -> None:
     from lab import expected_pages, load_sites
 
     onion_of = {s["name"]: s["onion"] for s in lab["sites"]}
@@ -57,7 +57,7 @@ def test_discovers_and_fetches_every_lab_page(lab, crawl) -> None:  # noqa: ANN0
         assert not missing, f"{spec.name}: not fetched {sorted(missing)[:10]}"
 
 
-def test_hostile_cases_end_in_their_named_outcome(lab, crawl) -> None:  # noqa: ANN001
+def test_hostile_cases_end_in_their_named_outcome(lab, crawl) -> None:
     from lab import load_sites
 
     hostile = next(s for s in load_sites() if s.role == "hostile")
@@ -82,7 +82,7 @@ def test_hostile_cases_end_in_their_named_outcome(lab, crawl) -> None:  # noqa: 
     assert crawl["summary"]["caps"].get("pages", 0) > 0, "the trap hit the per-onion page cap"
 
 
-def test_nothing_left_tor(crawl) -> None:  # noqa: ANN001
+def test_nothing_left_tor(crawl) -> None:
     assert "network guard installed" in crawl["stderr"]
     violations = crawl["guard_log"].read_text().splitlines() if crawl["guard_log"].exists() else []
     assert violations == []
@@ -90,7 +90,7 @@ def test_nothing_left_tor(crawl) -> None:  # noqa: ANN001
     assert len(offsite) >= 2  # clearnet host and IP redirects were refused, not followed
 
 
-def test_invalid_onion_addresses_are_not_followed(lab, crawl) -> None:  # noqa: ANN001
+def test_invalid_onion_addresses_are_not_followed(lab, crawl) -> None:
     from lab import decoys, load_sites
 
     onion_of = {s["name"]: s["onion"] for s in lab["sites"]}
@@ -101,7 +101,7 @@ def test_invalid_onion_addresses_are_not_followed(lab, crawl) -> None:  # noqa: 
     assert not (bad & seen)
 
 
-def test_records_carry_evidence_fields(crawl) -> None:  # noqa: ANN001
+def test_records_carry_evidence_fields(crawl) -> None:
     import hashlib  # noqa: F401
 
     ok = [r for r in crawl["records"] if r["failure"] is None]
@@ -113,7 +113,7 @@ def test_records_carry_evidence_fields(crawl) -> None:  # noqa: ANN001
     assert any(r["lang"] in ("vi", "th", "zh", "id") for r in ok)
 
 
-def test_stop_and_resume_with_jobdir(lab, tmp_path) -> None:  # noqa: ANN001
+def test_stop_and_resume_with_jobdir(lab, tmp_path) -> None:
     """A crawl stopped early resumes from its on-disk queue: nothing fetched twice,
     and together the two runs fetch every page of the lab's market."""
     from lab import expected_pages, load_sites
@@ -142,7 +142,7 @@ NOISE = ("elastic_transport", "ScrapyDeprecationWarning", "install_root_handler"
          "[scrapy", "[twisted", " ERROR", " INFO", " DEBUG", "Traceback")
 
 
-def test_stderr_is_onionwatchs_own_words(crawl) -> None:  # noqa: ANN001
+def test_stderr_is_onionwatchs_own_words(crawl) -> None:
     """Progress and outcomes in onionwatch's words; no redraws off a terminal."""
     stderr = crawl["stderr"]
     assert "\r" not in stderr, "progress redraws only on a terminal"
@@ -154,7 +154,7 @@ def test_stderr_is_onionwatchs_own_words(crawl) -> None:  # noqa: ANN001
     assert any(line.startswith("crawling: ") for line in lines)
 
 
-def test_every_record_was_journaled_first_and_nothing_unmasked(crawl) -> None:  # noqa: ANN001
+def test_every_record_was_journaled_first_and_nothing_unmasked(crawl) -> None:
     """The output file gets a record only after the journal has it; an unenriched crawl
     journals the capture facts (and the links a resume follows), never the page's words."""
     from journal import Journal
