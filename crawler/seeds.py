@@ -92,13 +92,17 @@ def _split(text: str) -> list[str]:
 def read_seed_items(spec: str) -> tuple[list[str], str, list[SeedProblem]]:
     """(raw seed strings, where they came from, problems reading them)."""
     path = Path(spec.strip()).expanduser() if spec.strip() and "\n" not in spec else None
-    if path is not None and path.is_file():
+    try:
+        is_file, is_dir = (path.is_file(), path.is_dir()) if path is not None else (False, False)
+    except OSError:  # a long comma-separated list is no file name ("File name too long")
+        path, is_file, is_dir = None, False, False
+    if is_file:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             return [], f"file {path}", [SeedProblem(str(path), f"seeds file cannot be read ({type(exc).__name__})")]
         return _split(text), f"file {path}", []
-    if path is not None and path.is_dir():
+    if is_dir:
         return [], f"directory {path}", [SeedProblem(str(path), "is a directory, not a seeds file")]
     if _looks_like_path(spec):
         return [], f"file {spec.strip()}", [SeedProblem(spec.strip(), "seeds file not found")]

@@ -116,3 +116,10 @@ def test_several_bad_seeds_one_line_each(tmp_path: Path) -> None:
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert [line.split("'")[1] for line in lines[:3]] == ["http://example.com/", V2, TYPO]
+
+
+def test_a_long_list_of_seeds_is_not_taken_for_a_file_name() -> None:
+    """A list longer than a file name may be (the sweep's 300+ onions) is still a list."""
+    onions = [onion_from_pubkey(hashlib.sha256(str(i).encode()).digest()) for i in range(120)]
+    got = check_seeds(",".join(f"http://{o}/" for o in onions))
+    assert got.problems == [] and len(got.urls) == 120
