@@ -26,3 +26,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test,bench]"
+# The lab's real third-party web apps (pinnwand, django-oscar, MediaWiki): a lab option that the
+# tests use (tests/test_lab_apps.py); pinned venvs under var/lab-apps, MediaWiki from apt.
+bash scripts/setup_lab_apps.sh
