@@ -4,7 +4,6 @@ cut recorded (bench/tag_scaling.py prints the full table)."""
 import json
 import random
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from enrich.spans import SpanIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from tag_scaling import dense_text  # noqa: E402
+from tag_scaling import dense_text
 
 
 def test_span_index_answers_like_pairing_every_span():
@@ -70,8 +69,10 @@ def test_50_mb_dense_text_through_onionwatch_tag_within_budget():
     data = (json.dumps({"id": "a", "text": "Selling MDMA 84% 10 grams for 0.004 BTC"}) + "\n"
             + json.dumps({"id": "dense", "text": text}) + "\n" + json.dumps({"id": "b", "text": "1 x US DEAD FULLZ"}) + "\n").encode()
     del text
+    from tests.test_tag_command_input import run_tag_measured
+
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run([sys.executable, "-m", "onionwatch.cli", "tag"], input=data, capture_output=True, cwd=ROOT, timeout=900, check=False)
+    proc, peak_kb = run_tag_measured(data)  # this child's own peak (RUSAGE_CHILDREN's is every child's)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = [json.loads(line) for line in proc.stdout.decode().splitlines()]
@@ -81,4 +82,4 @@ def test_50_mb_dense_text_through_onionwatch_tag_within_budget():
     assert len(out[1]["entities"]) > 10_000
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     assert cpu <= 60, cpu
-    assert after.ru_maxrss <= 1024 * 1024, after.ru_maxrss  # KiB
+    assert 0 < peak_kb <= 1024 * 1024, peak_kb  # KiB

@@ -2,12 +2,30 @@
 stderr, the other lines are still tagged in order, and a 50 MB line is skipped in pieces."""
 
 import json
-import resource
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_tag_measured(data: bytes, *args: str) -> tuple[subprocess.CompletedProcess, int]:
+    """Run `onionwatch tag` and return its own peak RSS in KiB (os.wait4: this child only, not
+    the largest of every child the test process ever had)."""
+    import os
+    import tempfile
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as inp:
+        inp.write(data)
+        inp.seek(0)
+        proc = subprocess.Popen([sys.executable, "-m", "onionwatch.cli", "tag", *args], stdin=inp, stdout=out,
+                                stderr=err, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())
+    return done, usage.ru_maxrss
 
 
 def run_tag(data: bytes, *args: str) -> subprocess.CompletedProcess:
@@ -63,9 +81,7 @@ def test_a_50_mb_line_is_reported_not_read_and_memory_stays_bounded():
     assert len(big) > 50 * 1024 * 1024
     data = json.dumps({"id": "a", "text": "Raw ivory tusks 12 kg for sale"}).encode() + b"\n" + big + b"\n" + \
         json.dumps({"id": "b", "text": "ARCTIC WOLF HEROIN 0.5G AAA+"}).encode() + b"\n"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    proc = run_tag(data, "--max-line-bytes", str(4 * 1024 * 1024))
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc, peak_kb = run_tag_measured(data, "--max-line-bytes", str(4 * 1024 * 1024))
     assert proc.returncode == 0, proc.stderr
     out = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     assert [o["id"] for o in out] == ["a", None, "b"]
@@ -73,4 +89,4 @@ def test_a_50_mb_line_is_reported_not_read_and_memory_stays_bounded():
     assert out[1]["line"] == 2 and "longer than 4194304 bytes" in out[1]["error"]
     assert "line 2: line longer than" in proc.stderr.decode()
     # the 50 MB line was skipped in pieces: the tagger process never held it (spaCy + model ≈ 250 MB)
-    assert max(before, peak_kb) < 600 * 1024
+    assert 0 < peak_kb < 600 * 1024
