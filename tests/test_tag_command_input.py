@@ -9,23 +9,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+_REPORT_HWM = (
+    "import atexit, runpy, sys\n"
+    "report = sys.argv.pop(1)\n"
+    "def _hwm():\n"
+    "    with open('/proc/self/status') as fh, open(report, 'w') as out:\n"
+    "        out.write(next(l.split()[1] for l in fh if l.startswith('VmHWM:')))\n"
+    "atexit.register(_hwm)\n"
+    "sys.argv[0] = 'onionwatch'\n"
+    "runpy.run_module('onionwatch.cli', run_name='__main__')\n"
+)
+
+
 def run_tag_measured(data: bytes, *args: str) -> tuple[subprocess.CompletedProcess, int]:
-    """Run `onionwatch tag` and return its own peak RSS in KiB (os.wait4: this child only, not
-    the largest of every child the test process ever had)."""
-    import os
+    """Run `onionwatch tag` and return its own peak RSS in KiB: VmHWM of the process itself,
+    written at exit (ru_maxrss of a child counts the forked test process's pages too)."""
     import tempfile
 
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as inp:
-        inp.write(data)
-        inp.seek(0)
-        proc = subprocess.Popen([sys.executable, "-m", "onionwatch.cli", "tag", *args], stdin=inp, stdout=out,
-                                stderr=err, cwd=ROOT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        done = subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())
-    return done, usage.ru_maxrss
+    with tempfile.TemporaryDirectory() as tmp:
+        hwm = Path(tmp) / "hwm"
+        # argv[1] is the report file; the wrapper pops it before the CLI parses its arguments
+        proc = subprocess.run([sys.executable, "-c", _REPORT_HWM, str(hwm), "tag", *args], input=data,
+                              capture_output=True, cwd=ROOT, timeout=300, check=False)
+        peak = int(hwm.read_text()) if hwm.exists() else 0
+    return proc, peak
 
 
 def run_tag(data: bytes, *args: str) -> subprocess.CompletedProcess:
