@@ -2,8 +2,9 @@
 from/to …) and every identifier on it that can tie one onion to another (payment addresses,
 PGP keys, handles, emails, phones, onions), personal ones as masked keyed hashes.
 
-A library like enrich: it imports nothing of onionwatch but the data package `configs`
-(configs/listings/extract.yaml, configs/tagger/market.yaml, configs/sites/*.yaml).
+A library one step above enrich: it uses the tagger's address validators (enrich.validators) and
+the data package `configs` (configs/listings/extract.yaml, configs/tagger/market.yaml,
+configs/sites/*.yaml), and nothing else of ours (import contract in pyproject.toml).
 """
 
 from listings.extract import Extraction, ListingExtractor

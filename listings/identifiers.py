@@ -12,7 +12,6 @@ know, so one value hashes alike in pages and here) and masked; only public kinds
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -21,10 +20,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import base58
-import bech32m
 import phonenumbers
-from Crypto.Hash import keccak
 
+from enrich import validators
 from listings.records import PUBLIC_KINDS
 
 MASK = "•"
@@ -83,17 +81,10 @@ class Rejected:
 
 # -- validators ------------------------------------------------------------------------------
 def is_btc(value: str) -> bool:
-    if value[:3].lower() == "bc1":
-        try:
-            bech32m.decode("bc", value.lower())
-        except Exception:  # noqa: BLE001 — any decoding failure means "not an address"
-            return False
-        return value == value.lower() or value == value.upper()
-    try:
-        raw = base58.b58decode_check(value)
-    except ValueError:
+    """The tagger's Bitcoin check, plus BIP-173's rule that a bech32 address is one case."""
+    if value[:3].lower() == "bc1" and value not in (value.lower(), value.upper()):
         return False
-    return len(raw) == 21 and raw[0] in (0x00, 0x05)
+    return validators.is_btc(value)
 
 
 def is_tron(value: str) -> bool:
@@ -104,57 +95,10 @@ def is_tron(value: str) -> bool:
     return len(raw) == 21 and raw[0] == 0x41
 
 
-def _keccak(data: bytes) -> bytes:
-    return keccak.new(digest_bits=256, data=data).digest()
-
-
-def is_eth(value: str) -> bool:
-    """0x + 40 hex; mixed case must match EIP-55; one-case addresses carry no checksum."""
-    body = value[2:]
-    if len(set(body.lower())) <= 4:
-        return False  # 0x000…0, 0xffff…: placeholders
-    if body == body.lower() or body == body.upper():
-        return True
-    digest = _keccak(body.lower().encode()).hex()
-    return all((c.upper() if int(h, 16) >= 8 else c.lower()) == c for c, h in zip(body, digest) if c.isalpha())
-
-
-_XMR_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_XMR_INDEX = {c: i for i, c in enumerate(_XMR_ALPHABET)}
-_XMR_BLOCK = {0: 0, 2: 1, 3: 2, 5: 3, 6: 4, 7: 5, 9: 6, 10: 7, 11: 8}  # chars -> bytes
-_XMR_NETWORK = {18: 69, 19: 77, 42: 69}  # mainnet standard, integrated (77 bytes), subaddress
-
-
-def is_xmr(value: str) -> bool:
-    """Monero mainnet address: block-wise base58, network byte, Keccak-256 checksum."""
-    out = bytearray()
-    for i in range(0, len(value), 11):
-        block = value[i:i + 11]
-        size = _XMR_BLOCK.get(len(block))
-        if size is None:
-            return False
-        n = 0
-        for ch in block:
-            n = n * 58 + _XMR_INDEX[ch]
-        if n >= 1 << (8 * size):
-            return False
-        out += n.to_bytes(size, "big")
-    raw = bytes(out)
-    return bool(raw) and _XMR_NETWORK.get(raw[0]) == len(raw) and _keccak(raw[:-4])[:4] == raw[-4:]
-
-
-def is_onion_v3(host: str) -> bool:
-    """base32(pubkey 32 | checksum 2 | version 1), checksum = SHA3-256(".onion checksum" | pubkey | 3)."""
-    label = host.lower().removesuffix(".onion")
-    if len(label) != 56:
-        return False
-    try:
-        raw = base64.b32decode(label.upper())
-    except ValueError:
-        return False
-    pubkey, checksum, version = raw[:32], raw[32:34], raw[34:]
-    digest = hashlib.sha3_256(b".onion checksum" + pubkey + b"\x03").digest()
-    return version == b"\x03" and checksum == digest[:2]
+# The same checks the tagger runs (EIP-55, Monero's Keccak checksum, the v3 onion checksum).
+is_eth = validators.is_eth
+is_xmr = validators.is_xmr
+is_onion_v3 = validators.is_onion_v3
 
 
 def is_tox(value: str) -> bool:
