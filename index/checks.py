@@ -44,7 +44,8 @@ def check_id(run_id: str, onion: str) -> str:
     return hashlib.sha256(f"{run_id}\n{onion}".encode()).hexdigest()[:40]
 
 
-def _iso(dt: datetime) -> str:
+def iso_utc(dt: datetime) -> str:
+    """RFC 3339 UTC with a Z, as every index of ours stores times."""
     return dt.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -173,19 +174,20 @@ def buckets(interval: str, since: str | date | datetime, until: str | date | dat
 
 # -- stats -----------------------------------------------------------------------------------
 
-def _range(field: str, gte: datetime | None = None, lt: datetime | None = None) -> dict[str, Any]:
+def range_filter(field: str, gte: datetime | None = None, lt: datetime | None = None) -> dict[str, Any]:
+    """A range query on a date field, open on the sides not given."""
     bounds = {}
     if gte is not None:
-        bounds["gte"] = _iso(gte)
+        bounds["gte"] = iso_utc(gte)
     if lt is not None:
-        bounds["lt"] = _iso(lt)
+        bounds["lt"] = iso_utc(lt)
     return {"range": {field: bounds}}
 
 
 def _histogram(field: str, interval: str, spans: list[Bucket]) -> dict[str, Any]:
     return {"date_histogram": {
         "field": field, "calendar_interval": interval, "min_doc_count": 0, "time_zone": "UTC",
-        "extended_bounds": {"min": _iso(spans[0].start), "max": _iso(spans[-1].start)},
+        "extended_bounds": {"min": iso_utc(spans[0].start), "max": iso_utc(spans[-1].start)},
     }}
 
 
@@ -217,8 +219,8 @@ def onion_stats(
     cat = [{"term": {"categories": category}}] if category else []
 
     svc = es.search(index=names.services, size=0, query={"bool": {"filter": cat}}, aggs={
-        "before": {"filter": _range("first_seen", lt=first)},
-        "during": {"filter": _range("first_seen", gte=first, lt=stop),
+        "before": {"filter": range_filter("first_seen", lt=first)},
+        "during": {"filter": range_filter("first_seen", gte=first, lt=stop),
                    "aggs": {"h": _histogram("first_seen", interval, spans)}},
     })["aggregations"]
     new_by = _by_start(svc["during"]["h"]["buckets"])
@@ -228,10 +230,10 @@ def onion_stats(
     distinct = {"cardinality": {"field": "onion", "precision_threshold": PRECISION}}
     chk = es.search(index=names.checks, size=0, query={"bool": {"filter": cat + [{"exists": {"field": "first_seen"}}]}},
                     aggs={
-        "alive": {"filter": {"bool": {"filter": [{"term": {"status": "up"}}, _range("checked_at", first, stop)]}},
+        "alive": {"filter": {"bool": {"filter": [{"term": {"status": "up"}}, range_filter("checked_at", first, stop)]}},
                   "aggs": {"h": {**_histogram("checked_at", interval, spans), "aggs": {"n": distinct}}}},
         "gone": {"filters": {"filters": {
-            i: {"bool": {"filter": [verdict, _range("checked_at", w, spans[int(i)].end), _range("first_seen", lt=w)]}}
+            i: {"bool": {"filter": [verdict, range_filter("checked_at", w, spans[int(i)].end), range_filter("first_seen", lt=w)]}}
             for i, w in windows.items()}},
             "aggs": {"checked": distinct, "up": {"filter": {"term": {"status": "up"}}, "aggs": {"n": distinct}}}},
     })["aggregations"]
@@ -245,7 +247,7 @@ def onion_stats(
         g = chk["gone"]["buckets"][str(i)]
         alive = alive_by.get(_ms(b.start))
         rows.append({
-            "start": _iso(b.start), "end": _iso(b.end), "category": category,
+            "start": iso_utc(b.start), "end": iso_utc(b.end), "category": category,
             "known": known, "new": new,
             "alive": int(alive["n"]["value"]) if alive else 0,
             "gone": int(g["checked"]["value"]) - int(g["up"]["n"]["value"]),

@@ -43,7 +43,15 @@ from elasticsearch import Elasticsearch
 from elasticsearch.helpers import streaming_bulk
 
 from index import schema
-from index.checks import INTERVALS, Bucket, buckets, floor_interval, next_interval
+from index.checks import (
+    INTERVALS,
+    Bucket,
+    buckets,
+    floor_interval,
+    iso_utc,
+    next_interval,
+    range_filter,
+)
 from index.names import Names, parse_time
 
 LIFESPANS = "lifespans"
@@ -52,10 +60,6 @@ UNITS = {"addresses": "address", "sites": "site"}
 BY_FIELDS = {"category": "categories", "lang": "langs"}
 LIFETIME_BINS = (0, 7, 30, 90, 180, 365)  # days; the last bin is open-ended
 RETRY_STATUS = (429, 500, 502, 503, 504)
-
-
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _t(value: str | date | datetime | None) -> datetime | None:
@@ -131,11 +135,11 @@ def _doc(unit: str, key: str, members: list[tuple[History, _Facts]], site_id: st
         "onions": sorted(h.onion for h, _ in members),
         "categories": sorted(set().union(*(f.categories for f in facts))),
         "langs": sorted(set().union(*(f.langs for f in facts))),
-        "first_seen": _iso(first), "last_alive": _iso(last_alive),
+        "first_seen": iso_utc(first), "last_alive": iso_utc(last_alive),
         "up_days": sorted(d.isoformat() for d in set().union(*(f.up_days for f in facts))),
-        "down_since": _iso(downs[0]) if downs else None,
-        "last_checked": _iso(max(checked)) if checked else None,
-        "seized_at": _iso(seized_at) if seized_at else None,
+        "down_since": iso_utc(downs[0]) if downs else None,
+        "last_checked": iso_utc(max(checked)) if checked else None,
+        "seized_at": iso_utc(seized_at) if seized_at else None,
         "status": status,
         "lifetime_days": (last_alive - first).days,
         "updated_at": now,
@@ -145,7 +149,7 @@ def _doc(unit: str, key: str, members: list[tuple[History, _Facts]], site_id: st
 def lifespan_docs(histories: Iterable[History], *, now: str | None = None) -> Iterator[dict[str, Any]]:
     """Address documents, then site documents (addresses grouped by site id; an address
     without a site assignment is a site of its own, keyed by its onion)."""
-    now = now or _iso(datetime.now(UTC))
+    now = now or iso_utc(datetime.now(UTC))
     sites: dict[str, list[tuple[History, _Facts]]] = {}
     for h in histories:
         f = _facts(h)
@@ -308,15 +312,6 @@ def stale(es: Elasticsearch, names: Names) -> bool:
 # every service again; ``counts(..., cached=False)`` always aggregates live.
 
 
-def _range(field_: str, gte: datetime | None = None, lt: datetime | None = None) -> dict[str, Any]:
-    bounds = {}
-    if gte is not None:
-        bounds["gte"] = _iso(gte)
-    if lt is not None:
-        bounds["lt"] = _iso(lt)
-    return {"range": {field_: bounds}}
-
-
 def _dh(field_: str, interval: str, **sub: Any) -> dict[str, Any]:
     agg: dict[str, Any] = {"date_histogram": {"field": field_, "calendar_interval": interval, "time_zone": "UTC",
                                               "min_doc_count": 1}}
@@ -417,7 +412,7 @@ def _rows_from(t: Mapping[str, Any], clones: Mapping[str, int] | None, spans: li
     rows = []
     for b in spans:
         i = _ordinal(b.start, interval)
-        row = {"start": _iso(b.start), "end": _iso(b.end), "category": label,
+        row = {"start": iso_utc(b.start), "end": iso_utc(b.end), "category": label,
                "known": sum(v for k, v in first.items() if k <= i), "alive": up.get(i, 0), "new": first.get(i, 0),
                "gone": gone.get(i, 0), "seized": seized.get(i, 0)}
         if clones is not None:
@@ -431,7 +426,7 @@ def store_tallies(es: Elasticsearch, names: Names, sources: Mapping[str, int] | 
     built from, for ``stale``); returns seconds per tally."""
     alias = names.alias(LIFESPANS)
     took: dict[str, float] = {}
-    now = _iso(datetime.now(UTC))
+    now = iso_utc(datetime.now(UTC))
     for unit in UNITS:
         for interval in INTERVALS:
             t0 = time.perf_counter()
@@ -518,8 +513,8 @@ def lifetimes(
     cutoff = next_interval(floor_interval(as_of_t, interval), interval, 1 - gone_after)
     ended = {"bool": {"should": [
         {"exists": {"field": "seized_at"}},
-        {"bool": {"filter": [{"exists": {"field": "down_since"}}, _range("last_alive", lt=cutoff),
-                             _range("down_since", lt=as_of_t)]}},
+        {"bool": {"filter": [{"exists": {"field": "down_since"}}, range_filter("last_alive", lt=cutoff),
+                             range_filter("down_since", lt=as_of_t)]}},
     ], "minimum_should_match": 1}}
     days = {"terms": {"field": "lifetime_days", "size": 100000}}
     sub = {"ended": {"filter": ended, "aggs": {"days": days}}}
