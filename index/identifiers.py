@@ -9,7 +9,7 @@ the value with the installation's PII key): the index never holds a personal val
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -229,18 +229,9 @@ def occurrences_since(es: Elasticsearch, names: Names, since: str, *, value_hash
         should.append({"terms": {"display": list(displays)}})
     if not should:
         return
-    body: dict[str, Any] = {
-        "query": {"bool": {"filter": [{"range": {"indexed_at": {"gte": since}}}], "should": should,
-                           "minimum_should_match": 1}},
-        "size": page_size, "sort": [{"indexed_at": "asc"}, {"occ_id": "asc"}], "_source": OCC_SOURCE,
-    }
-    while True:
-        hits = es.search(index=names.alias(IDENTIFIERS), **body)["hits"]["hits"]
-        for h in hits:
-            yield h["_source"]
-        if len(hits) < page_size:
-            return
-        body["search_after"] = hits[-1]["sort"]
+    query = {"bool": {"filter": [{"range": {"indexed_at": {"gte": since}}}], "should": should,
+                      "minimum_should_match": 1}}
+    yield from _in_index_order(es, names, query, page_size)
 
 
 def summary(es: Elasticsearch, names: Names, ident: str) -> dict[str, Any] | None:
@@ -263,10 +254,14 @@ def occurrences_since_vendors(es: Elasticsearch, names: Names, since: str, vendo
     norms = [v for v in vendor_norms if v]
     if not norms:
         return
-    body: dict[str, Any] = {
-        "query": {"bool": {"filter": [{"range": {"indexed_at": {"gte": since}}}, {"terms": {"vendor_norm": norms}}]}},
-        "size": page_size, "sort": [{"indexed_at": "asc"}, {"occ_id": "asc"}], "_source": OCC_SOURCE,
-    }
+    query = {"bool": {"filter": [{"range": {"indexed_at": {"gte": since}}}, {"terms": {"vendor_norm": norms}}]}}
+    yield from _in_index_order(es, names, query, page_size)
+
+
+def _in_index_order(es: Elasticsearch, names: Names, query: dict[str, Any], page_size: int) -> Iterator[dict[str, Any]]:
+    """Every occurrence matching ``query``, in the order it was stored (search_after paging)."""
+    body: dict[str, Any] = {"query": query, "size": page_size, "sort": [{"indexed_at": "asc"}, {"occ_id": "asc"}],
+                            "_source": OCC_SOURCE}
     while True:
         hits = es.search(index=names.alias(IDENTIFIERS), **body)["hits"]["hits"]
         for h in hits:
