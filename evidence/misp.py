@@ -13,6 +13,9 @@ from pymisp import MISPEvent, MISPObject
 from evidence.bundle import Capture
 from evidence.identifiers import Seen
 
+# Public identifiers that become a MISP object with an address and first/last seen.
+_SIGHTED_TEMPLATE = {"onion": "tor-hiddenservice", "crypto": "coin-address"}
+
 
 def build(captures: list[Capture], identifiers: list[Seen], *, info: str, tlp: str = "amber",
           include_pii: bool = False) -> MISPEvent:
@@ -29,14 +32,8 @@ def build(captures: list[Capture], identifiers: list[Seen], *, info: str, tlp: s
     if times:
         event.set_date(times[0][:10])
     for s in identifiers:
-        if s.kind == "onion" and s.value:
-            obj = MISPObject("tor-hiddenservice", standalone=False)
-            obj.add_attribute("address", value=s.value)
-            obj.add_attribute("first-seen", value=s.first)
-            obj.add_attribute("last-seen", value=s.last)
-            event.add_object(obj)
-        elif s.kind == "crypto" and s.value:
-            obj = MISPObject("coin-address", standalone=False)
+        if s.kind in _SIGHTED_TEMPLATE and s.value:
+            obj = MISPObject(_SIGHTED_TEMPLATE[s.kind], standalone=False)
             obj.add_attribute("address", value=s.value)
             obj.add_attribute("first-seen", value=s.first)
             obj.add_attribute("last-seen", value=s.last)
