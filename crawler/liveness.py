@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +24,7 @@ from typing import Any, TextIO
 import httpcore2
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
+from crawler.outcomes import exception_chain
 from crawler.tor import TorSocksBackend, TorSocksError, TorUnreachableError, host_digest
 from crawler.walls import SEIZED, WallRules
 
@@ -45,21 +46,11 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _chain(exc: BaseException) -> Iterable[BaseException]:
-    """The exception and what it was raised from."""
-    seen: set[int] = set()
-    e: BaseException | None = exc
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        yield e
-        e = e.__cause__ or e.__context__
-
-
 def classify(exc: BaseException) -> tuple[str, str, int | None]:
     """(status, reason, socks reply code) for a failed probe, from the SOCKS reply
     crawler.tor decoded. status is ``down`` when Tor answered about the service,
     ``unknown`` when we never got through our own Tor."""
-    chain = list(_chain(exc))
+    chain = list(exception_chain(exc))
     for e in chain:
         if isinstance(e, TorSocksError):
             return "down", e.reason, e.code

@@ -4,6 +4,7 @@ documented in docs/record.md)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 from scrapy.exceptions import (
     DownloadCancelledError,
@@ -18,16 +19,17 @@ from crawler._scrapy_compat import is_decompression_limit
 from crawler.tor import TorPolicyError, TorSocksError
 
 
-def _chain(exc: BaseException | None):
-    depth = 0
-    while exc is not None and depth < 10:
+def exception_chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """The exception and what it was raised from, outermost first (at most 10; a cycle ends it)."""
+    seen: set[int] = set()
+    while exc is not None and len(seen) < 10 and id(exc) not in seen:
+        seen.add(id(exc))
         yield exc
         exc = exc.__cause__ or exc.__context__
-        depth += 1
 
 
 def failure_reason(exc: BaseException) -> str:
-    for e in _chain(exc):
+    for e in exception_chain(exc):
         reason = getattr(e, "reason", None)
         if isinstance(e, (TorSocksError, TorPolicyError)) or (isinstance(reason, str) and isinstance(e, IgnoreRequest)):
             return e.reason
@@ -35,7 +37,7 @@ def failure_reason(exc: BaseException) -> str:
             return "decompression_bomb"
     if isinstance(exc, HttpError):
         return "http_error"
-    for e in _chain(exc):
+    for e in exception_chain(exc):
         if isinstance(e, DownloadCancelledError):
             return "too_large"
         if isinstance(e, (DownloadTimeoutError, TwistedTimeout, asyncio.TimeoutError, TimeoutError)):

@@ -31,6 +31,7 @@ from scrapy.exceptions import (
 )
 from tenacity import RetryCallState, wait_exponential
 
+from crawler.outcomes import exception_chain
 from crawler.tor import TorPolicyError, TorSocksError, TorUnreachableError
 
 logger = logging.getLogger(__name__)
@@ -38,14 +39,6 @@ logger = logging.getLogger(__name__)
 FINISH_REASON = "tor_unreachable"
 MAX_REQUEUES = 20  # a request sent back more often than this fails as it would have anyway
 _NETWORK_ERRORS = (DownloadConnectionRefusedError, DownloadFailedError, ResponseDataLossError, DownloadTimeoutError)
-
-
-def _chain(exc: BaseException | None):
-    depth = 0
-    while exc is not None and depth < 10:
-        yield exc
-        exc = exc.__cause__ or exc.__context__
-        depth += 1
 
 
 async def socks_answers(host: str, port: int, timeout: float = 3.0) -> bool:
@@ -114,7 +107,7 @@ class TorWatch:
     async def process_exception(self, request, exception):
         # Also while stopping: a request cut off by our Tor's absence goes back to the queue
         # (dropped there when the crawl closes), never into the journal as the page's failure.
-        chain = list(_chain(exception))
+        chain = list(exception_chain(exception))
         if any(isinstance(e, (TorSocksError, TorPolicyError)) for e in chain):
             return None  # Tor answered (the onion failed) or our policy refused: a real outcome
         proxy = str(request.meta.get("proxy") or "")
