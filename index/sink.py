@@ -81,6 +81,7 @@ class IndexSink:
         self.durable_after = float(persist_lag)
         self.identity_file = identity_file
         self._ready = False
+        self._layout_on: str | None = None  # identity() of the server the layout was set up on
 
     @property
     def consumer_name(self) -> str:
@@ -124,9 +125,12 @@ class IndexSink:
             self.writer = self._new_writer()
 
     def _setup(self) -> None:
+        if self._ready and self._layout_on is not None and self.identity() != self._layout_on:
+            self._ready = False  # another server process answers now: it may have lost the layout
         if not self._ready:
             setup(self.writer.es, self.names, self.config_dir)
             self._ready = True
+            self._layout_on = self.identity()
 
     def store(self, records: list[Mapping[str, Any]]) -> list[str | None]:
         """Store a batch now; one error (or None) per record."""
@@ -143,6 +147,7 @@ class IndexSink:
             result = self.writer.flush(refresh=False)
         except (TransportError, ApiError) as exc:
             status = getattr(exc, "status_code", None) if isinstance(exc, ApiError) else None
+            self._ready = False
             return [_brief(exc)] * len(records), status is None or status in RETRY_STATUS
         retry = any(
             (f.status is None and not f.reason.startswith(_FINAL_WITHOUT_STATUS)) or f.status in RETRY_STATUS
@@ -159,7 +164,10 @@ class IndexSink:
         # then the listings and identifiers the crawl attached (index/listings.py); idempotent, so a
         # batch whose listings failed is simply offered again
         listed = store_listings(self.writer.es, self.writer.names, records, errors)
-        return listed, retry or listed != errors
+        retry = retry or listed != errors
+        if retry:
+            self._ready = False  # e.g. an index the server lost: set the layout up again (idempotent) first
+        return listed, retry
 
     def identity(self) -> str | None:
         """Which server process answers now (see the module docstring); None if none does."""

@@ -253,3 +253,32 @@ def test_acknowledged_then_lost_by_the_embedded_server_is_sent_again(tmp_path: P
         sink.close()
     finally:
         es_server.stop(data)
+
+
+def test_a_lost_index_is_set_up_again_before_the_batch_is_retried(es, es_url, index_prefix) -> None:
+    """A server that restarted may have lost an index it had acknowledged (noida-durability.md):
+    the batch that meets the missing index is offered again, and the sink sets its layout up
+    again first instead of failing on the same missing index until the crawl gives up."""
+    from index import Names
+
+    names = Names(index_prefix)
+    sink = sink_for(es_url, index_prefix)
+
+    def with_listing(i: int) -> dict:
+        record = pages(1, start=i)[0]
+        record["listings"] = [{"listing_id": f"lost-{i}", "market": "lab", "title": f"lot {i}", "vendor": "v",
+                               "vendor_norm": "v", "url": record["url"], "onion": record["onion"],
+                               "fetched_at": record["fetched_at"], "price": 10.0, "currency": "USD"}]
+        return record
+
+    errors, retry = sink.store_batch([with_listing(1)])
+    assert errors == [None] and not retry
+    for index in es.indices.get_alias(name=names.alias("listings")).body:
+        es.indices.delete(index=index)  # lost, as a killed embedded server loses what it had not written out
+    errors, retry = sink.store_batch([with_listing(2)])
+    assert retry and errors[0] and "listings not stored: NotFoundError" in errors[0]
+    errors, retry = sink.store_batch([with_listing(2)])  # the journal consumer's next attempt
+    assert errors == [None] and not retry
+    es.indices.refresh(index=names.alias("listings"))
+    assert es.count(index=names.alias("listings"))["count"] == 1
+    sink.close()
