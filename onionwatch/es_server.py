@@ -54,8 +54,10 @@ LOCK_FILE = ".lock"
 DIR_MODE, FILE_MODE = 0o700, 0o600
 
 # Pages (~3 KB of text each) at which one full-text search on the embedded server takes
-# more than 1 s on 2 cores (bench/es_limit_bench.py); warn from WARN_FRACTION of it on.
-EMBEDDED_PAGE_LIMIT = 5000
+# more than 1 s: measured ~2,100 on 2 cores (bench/es_limit_bench.py, 2026-11-30: a match
+# is a linear scan, ~0.46 ms of server CPU per page per query; RSS ~160 KiB per page).
+# Warn from WARN_FRACTION of it on.
+EMBEDDED_PAGE_LIMIT = 2000
 WARN_FRACTION = 0.8
 
 
