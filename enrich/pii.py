@@ -6,6 +6,7 @@ structured identifiers; context words only lift scores of weakly structured ones
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ _EMAIL = re.compile(
     rf"(?:[{_A}](?:[{_A}\-]{{0,61}}[{_A}])?\.)+[A-Za-z]{{2,24}}(?![{_A}\-])"
 )
 _CREDENTIAL_LINE = re.compile(r"(?m)^[ \t]*([^\s:;|]{3,64})([:;|])([^\s]{4,64})[ \t]*$")
+# a combo line "with capture": user:pass, then " | " and what the checker captured (plan, country…)
+_CREDENTIAL_CAPTURE = re.compile(r"(?m)^[ \t]*([^\s:;|]{3,64})([:;])([^\s|]{4,64})[ \t]+\|[ \t]+\S[^\n]*$")
 _ONION = re.compile(r"(?i)(?<![a-z0-9])[a-z2-7]{56}\.onion(?![a-z0-9])")
 # Long ASCII alphanumeric runs: wallet addresses and compact IBANs, told apart by their shape.
 _LONG_TOKEN = re.compile(r"[A-Za-z0-9]{15,110}")
@@ -45,6 +48,12 @@ _KEY_VALUE = re.compile(r"^\s*[^\W\d_][\w .\-/]{0,30}?\s*[=:]\s*")
 ROW_ANCHORS = frozenset({"CREDIT_CARD", "CARD_TRACK", "TH_TNIN", "MY_NRIC", "ID_NIK", "VN_CCCD", "PH_SSS", "PH_TIN",
                          "SG_NRIC_FIN", "US_SSN", "IBAN_CODE"})
 _FIELD_IDS = frozenset({"TH_TNIN", "MY_NRIC", "ID_NIK", "VN_CCCD", "PH_SSS", "PH_TIN", "US_SSN", "CREDIT_CARD"})
+# vertical records: one "key: value" per line ("Name: …", "DOB: …", "ID: …"), a record per block
+_KV_LINE = re.compile(r"(?m)^[ \t]*(?:[-*•>#]+[ \t]*)?([^\W\d_][^\n:=|]{0,30}?)[ \t]*[:=][ \t]*(\S[^\n]{0,200}?)[ \t]*\r?$")
+_CARDS = frozenset({"CREDIT_CARD", "CARD_TRACK"})
+_EXPIRY = r"(\d{1,2}[ \t]*/[ \t]*(?:\d{4}|\d{2})|\d{4}[-/]\d{1,2})(?![\d/])"
+# "4111 1111 1111 1111 11/29 321": expiry (and CVV) bare right after the number
+_BARE_AFTER_CARD = re.compile(rf"[ \t]*[,/;]?[ \t]*{_EXPIRY}(?:[ \t]*[,/;]?[ \t]*(\d{{3,4}})(?![\d/]))?")
 _DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
 _THOUSANDS = re.compile(r"\d{1,3}(?:([.,])\d{3})(?:\1\d{3})*")
 _DATE_TIME = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}[ T]\d")  # "2000-04-16 11:34": a timestamp
@@ -90,6 +99,16 @@ class PiiFinder:
         self.not_phone_before = re.compile(rf"(?<![^\W\d_])(?:{words})(?![^\W\d_])[^.\n]{{0,25}}$")
         words = "|".join(re.escape(w.lower()) for w in sorted(phone["strong_context"], key=len, reverse=True))
         self.phone_words = re.compile(rf"(?<![^\W\d_])(?:{words})(?![^\W\d_])")
+        details = pii.get("card_details") or {}
+        # a card's expiry, CVV and PIN when they are written next to it (same line, named)
+        self.card_details = [
+            re.compile(rf"(?<![^\W\d_])(?:{_alternation(details[kind])})(?![^\W\d_])\.?[ \t]*(?:is[ \t]+)?[:=#\-]?[ \t]*{value}")
+            for kind, value in (("expiry", _EXPIRY), ("cvv", r"(\d{3,4})(?![\d/])"), ("pin", r"(\d{4,8})(?![\d/])"))
+            if details.get(kind)
+        ]
+        keys = pii.get("password_keys") or []
+        self.password_probe = tuple(k.lower() for k in keys)
+        self.password = re.compile(rf"(?<![^\W\d_])(?:{_alternation(keys)})[ \t]*[:=][ \t]*([^\s]{{1,64}})") if keys else None
         self.min_score = float(settings["min_score"])
         self.window = int(settings["context_chars"])
         self.boost = float(settings["context_boost"])
@@ -138,7 +157,43 @@ class PiiFinder:
             found += self._number(m.group(), m.start(), low, regions)
         found += self._tracks(text)
         kept = _resolve([e for e in found if e.score >= self.min_score])
-        return sorted(kept + _record_fields(text, kept), key=lambda e: (e.start, e.end)) if kept else kept
+        extra = self._passwords(text, low, kept)
+        if any(e.label in ROW_ANCHORS for e in kept):  # personal records and the card's own details
+            extra += _record_fields(text, kept + extra)
+            extra += _vertical_fields(text, kept + extra)
+            extra += self._card_fields(text, low, kept + extra)
+        return sorted(kept + extra, key=lambda e: (e.start, e.end)) if extra else kept
+
+    def _passwords(self, text: str, low: str, kept: list[Entity]) -> list[Entity]:
+        """The value of a `password: …` / `pwd=…` field, wherever it is written."""
+        if self.password is None or not any(k in low for k in self.password_probe):
+            return []
+        taken = SpanIndex((e.start, e.end) for e in kept)
+        return [Entity("PASSWORD", m.start(1), m.end(1), 0.9) for m in self.password.finditer(low)
+                if not taken.overlaps(m.start(1), m.end(1))]
+
+    def _card_fields(self, text: str, low: str, entities: list[Entity]) -> list[Entity]:
+        """Expiry, CVV and PIN written next to a card number outside a delimited row: named
+        ("exp 11/29 cvv 321 pin 1234") anywhere on the card's line near it, or bare right after
+        it ("4111… 11/29 321")."""
+        out: list[Entity] = []
+        taken = SpanIndex((e.start, e.end) for e in entities)
+        for e in entities:
+            if e.label not in _CARDS:
+                continue
+            lo = max(text.rfind("\n", 0, e.start) + 1, e.start - 80)
+            hi = text.find("\n", e.end)
+            hi = min(len(text) if hi < 0 else hi, e.end + 160)
+            spans = []
+            bare = _BARE_AFTER_CARD.match(text, e.end, hi)
+            if bare:
+                spans += [bare.span(i) for i in (1, 2) if bare.group(i)]
+            for pattern in self.card_details:
+                spans += [m.span(m.lastindex or 1) for m in pattern.finditer(low, lo, hi)]
+            for start, end in spans:
+                if not taken.overlaps(start, end) and not any(o.start < end and start < o.end for o in out):
+                    out.append(Entity("CARD_DETAIL", start, end, 0.9))
+        return out
 
     def _tracks(self, text: str) -> list[Entity]:
         out = []
@@ -153,7 +208,10 @@ class PiiFinder:
         out: list[Entity] = []
         run: list[Entity] = []
         prev_end = -1
-        for m in _CREDENTIAL_LINE.finditer(text):
+        lines = list(_CREDENTIAL_LINE.finditer(text))
+        if "|" in text:
+            lines = sorted(lines + list(_CREDENTIAL_CAPTURE.finditer(text)), key=lambda m: m.start())
+        for m in lines:
             user, password = m.group(1), m.group(3)
             if user.lower() in ("http", "https", "ftp") or password.startswith("//") or user.isdigit():
                 continue
@@ -341,6 +399,70 @@ def _record_fields(text: str, entities: list[Entity]) -> list[Entity]:
             if end > start and any(c.isalnum() for c in text[start:end]) and not taken.overlaps(start, end):
                 out.append(Entity("PERSONAL_FIELD", start, end, 0.9))
     return out
+
+
+def _vertical_fields(text: str, entities: list[Entity]) -> list[Entity]:
+    """Vertical records: consecutive `key: value` lines ("Name: …", "DOB: …", "Address: …",
+    "ID: …"); a blank or other line, or a key seen already in the block, starts the next record
+    (a page's text may have lost its blank lines). A record holding a validated identifier is a
+    personal record: every value (the parts not already an entity) becomes PERSONAL_FIELD."""
+    out: list[Entity] = []
+    anchors = SpanIndex((e.start, e.end) for e in entities if e.label in ROW_ANCHORS)
+    taken = SpanIndex((e.start, e.end) for e in entities)
+    ordered = sorted((e.start, e.end) for e in entities)
+    record: list[re.Match[str]] = []
+    keys: set[str] = set()
+
+    def close() -> None:
+        if len(record) >= 2 and any(anchors.overlaps(m.start(2), m.end(2)) for m in record):
+            for m in record:
+                out.extend(_outside(text, m.start(2), m.end(2), taken, ordered))
+
+    prev_end = -2
+    for m in _KV_LINE.finditer(text):
+        key = m.group(1).strip().lower()
+        gap = text[prev_end : m.start()] if prev_end >= 0 else "x"
+        if gap not in ("\n", "\r\n") or key in keys:
+            close()
+            record, keys = [], set()
+        record.append(m)
+        keys.add(key)
+        prev_end = m.end() + (1 if text.startswith("\r", m.end()) else 0)
+    close()
+    return out
+
+
+def _outside(text: str, start: int, end: int, taken: SpanIndex, ordered: list[tuple[int, int]]) -> list[Entity]:
+    """PERSONAL_FIELD over the parts of [start, end) that no entity covers (trimmed, with a letter
+    or digit)."""
+    if not taken.overlaps(start, end):
+        pieces = [(start, end)]
+    else:
+        pieces, at = [], start
+        i = bisect.bisect_left(ordered, (start - 200, 0))
+        for s, e in ordered[i:]:
+            if s >= end:
+                break
+            if e <= at:
+                continue
+            if s > at:
+                pieces.append((at, s))
+            at = max(at, e)
+        if at < end:
+            pieces.append((at, end))
+    out = []
+    for s, e in pieces:
+        while s < e and not text[s].isalnum():
+            s += 1
+        while e > s and not text[e - 1].isalnum():
+            e -= 1
+        if e > s:
+            out.append(Entity("PERSONAL_FIELD", s, e, 0.9))
+    return out
+
+
+def _alternation(words: list[str]) -> str:
+    return "|".join(re.escape(w.lower()) for w in sorted(words, key=len, reverse=True))
 
 
 def _resolve(entities: list[Entity]) -> list[Entity]:

@@ -92,7 +92,7 @@ def mask(label: str, value: str) -> str:
         return value[:2] + _keep_last(value[2:], 4)
     if label == "CREDIT_CARD":
         return _keep_last(value, 4)
-    if label in ("CARD_TRACK", "PERSONAL_FIELD"):  # track data, CVV, PIN, names, dates of birth: nothing kept
+    if label in ("CARD_TRACK", "PERSONAL_FIELD", "CARD_DETAIL", "PASSWORD"):  # track data, CVV, PIN, names, dates of birth, passwords: nothing kept
         return "".join(c if c.isspace() or c in "%^;=?" else MASK for c in value)  # (Thai vowel marks too)
     return _keep_last(value, 2)
 
