@@ -81,6 +81,8 @@ class PageRecord:
     entities: list[Entity] = field(default_factory=list, metadata={"by": "enrich"})
     offers: list[Offer] = field(default_factory=list, metadata={"by": "enrich"})
     evidence: list[Evidence] = field(default_factory=list, metadata={"by": "enrich"})
+    page_kind: str | None = field(default=None, metadata={"by": "enrich"})
+    model_version: str | None = field(default=None, metadata={"by": "enrich"})
 
     def to_dict(self) -> dict[str, Any]:
         """The record as it travels: a plain dict (nested shapes as dicts, bytes kept)."""

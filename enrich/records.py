@@ -26,8 +26,9 @@ class _Crawler(Protocol):
 
 class RecordEnricher:
     """Tags and protects records in place: ``text`` becomes the redacted text, and
-    ``categories``, ``entities``, ``offers``, ``evidence`` (and ``lang`` when the tagger is
-    sure) are set. A record that failed or has no text gets empty lists."""
+    ``categories``, ``entities``, ``offers``, ``evidence``, ``page_kind``, ``model_version``
+    (the offer classifier's, so a re-tag is traceable) and ``lang`` when the tagger is sure
+    are set. A record that failed or has no text gets empty lists (and no page kind)."""
 
     def __init__(self, tagger: Tagger, key: bytes) -> None:
         if not key:
@@ -54,6 +55,8 @@ class RecordEnricher:
                 categories=result["categories"],
                 offers=result.get("offers", []),
                 evidence=result.get("evidence", []),
+                page_kind=result.get("page_kind"),
+                model_version=result.get("model_version"),
             )
             if result.get("lang") and result["lang"] != "und":
                 record["lang"] = result["lang"]

@@ -128,3 +128,26 @@ def test_failure_reasons_in_docs_match_the_registry_with_meanings() -> None:
     assert set(rows) == set(FAILURE_REASONS)
     for name, meaning in FAILURE_REASONS.items():
         assert meaning.split("(")[0].strip()[:25] in rows[name], f"{name}: docs meaning differs from the registry"
+
+
+def test_page_kind_and_model_version_are_enriched_kept_by_the_gate_and_mapped_as_keywords() -> None:
+    """Issue 11: the tagger's page kind and its classifier's version travel to the index."""
+    from enrich.pagekind import KINDS
+    from enrich.records import RecordEnricher
+    from enrich.tagger import Tagger
+
+    for name in ("page_kind", "model_version"):
+        assert PROPERTIES[name] == {"type": "keyword"}, name  # filterable, aggregatable
+        assert name in STORED_FIELDS
+    tagger = Tagger.load()
+    assert tagger.model_version, "the shipped tagger has an offer classifier"
+    records = [{"url": "http://x.onion/1", "onion": "x.onion", "fetched_at": "2026-11-30T10:00:00Z",
+                "text": "ARCTIC WOLF HEROIN 0.5G AAA+"},
+               {"url": "http://x.onion/2", "onion": "x.onion", "fetched_at": "2026-11-30T10:00:00Z",
+                "failure": "timeout", "text": ""}]
+    RecordEnricher(tagger, b"record-test-key")(records)
+    tagged, failed = (shape(r) for r in records)
+    assert tagged["page_kind"] == "listing" and tagged["page_kind"] in KINDS
+    assert tagged["model_version"] == tagger.model_version
+    assert tagged["categories"] == ["drugs"]
+    assert failed["page_kind"] is None and failed["model_version"] is None  # nothing was tagged
