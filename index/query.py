@@ -19,7 +19,8 @@ SORTS = ("relevance", "newest")
 MAX_SIZE = 500
 HIGHLIGHT_PRE, HIGHLIGHT_POST = "<mark>", "</mark>"
 SNIPPET_CHARS = 200
-HIT_SOURCE = ["doc_id", "url", "onion", "title", "categories", "fetched_at", "lang", "entities", "offers", "sha256"]
+HIT_SOURCE = ["doc_id", "url", "onion", "title", "categories", "fetched_at", "lang", "entities", "offers", "sha256",
+              "page_kind"]
 
 _NO_SPACE_SCRIPT = re.compile(
     "[\u0e00-\u0e7f"  # Thai
@@ -119,6 +120,7 @@ def filters(
     lang: str | Sequence[str] | None = None,
     pii_hash: str | None = None,
     url: str | Sequence[str] | None = None,
+    page_kind: str | Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Filter clauses shared by search and anything else that scopes pages (alerts, stats).
     They go to the bool query's filter context: no scoring, cacheable, applied with the text."""
@@ -131,6 +133,8 @@ def filters(
         out.append({"terms": {"onion": onions}})
     if langs := _as_list(lang):
         out.append({"terms": {"lang": langs}})
+    if kinds := _as_list(page_kind):
+        out.append({"terms": {"page_kind": kinds}})
     if rng := time_range("fetched_at", since, until):
         out.append(rng)
     if labels := _as_list(entity_labels):
@@ -151,6 +155,7 @@ def build_search(
     lang: str | Sequence[str] | None = None,
     pii_hash: str | None = None,
     url: str | Sequence[str] | None = None,
+    page_kind: str | Sequence[str] | None = None,
     sort: str = "relevance",
     size: int = 20,
     after: str | None = None,
@@ -169,7 +174,7 @@ def build_search(
         "query": {"bool": {
             "must": clauses or [{"match_all": {}}],
             "filter": filters(categories=categories, entity_labels=entity_labels, onion=onion, since=since,
-                              until=until, lang=lang, pii_hash=pii_hash, url=url),
+                              until=until, lang=lang, pii_hash=pii_hash, url=url, page_kind=page_kind),
         }},
         "sort": sort_clause(sort),
         "size": size,

@@ -127,7 +127,10 @@ def setup(es: Elasticsearch, names: Names, config_dir: Path | None = None) -> di
     current = latest(specs)
     for kind, spec in current.items():
         if spec.partition:
+            # the partitions created before a field was added to this version's file get it
+            # too: a writer may still write into them (a re-fetch goes to its first month)
             ensure_partition(es, names, spec, datetime.now(timezone.utc).strftime("%Y.%m"))
+            add_new_fields(es, names, spec)
         elif not alias_indices(es, names.alias(kind)):
             _create_index(es, names.index(kind, spec.version), {names.alias(kind): {"is_write_index": True}})
         else:

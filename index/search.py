@@ -40,6 +40,7 @@ def _hit(hit: dict[str, Any]) -> dict[str, Any]:
         "snippet": _snippet(hit),
         "fetched_at": src.get("fetched_at"),
         "lang": src.get("lang"),
+        "page_kind": src.get("page_kind"),
         "entities": _masked_entities(src.get("entities")),
         "offers": src.get("offers") or [],
         "score": hit.get("_score"),

@@ -9,14 +9,15 @@ from index.writer import merge_service, page_id, service_fact
 
 HL = {"encoder": "html", "pre_tags": ["<mark>"], "post_tags": ["</mark>"]}
 TEXT_HL = {"fragment_size": 200, "number_of_fragments": 2, "no_match_size": 200}
-SOURCE = ["doc_id", "url", "onion", "title", "categories", "fetched_at", "lang", "entities", "offers", "sha256"]
+SOURCE = ["doc_id", "url", "onion", "title", "categories", "fetched_at", "lang", "entities", "offers", "sha256",
+          "page_kind"]
 
 
 def test_plain_query_with_every_filter_builds_exact_body() -> None:
     body = build_search(
         "pangolin scales", categories=["wildlife"], entity_labels="EMAIL_ADDRESS", onion="ABC.onion",
         since="2026-11-01", until="2026-11-30", lang="vi", pii_hash="AB12", url="http://abc.onion/x", sort="newest",
-        size=5,
+        size=5, page_kind="listing",
     )
     assert body == {
         "query": {"bool": {
@@ -26,6 +27,7 @@ def test_plain_query_with_every_filter_builds_exact_body() -> None:
                 {"terms": {"categories": ["wildlife"]}},
                 {"terms": {"onion": ["abc.onion"]}},
                 {"terms": {"lang": ["vi"]}},
+                {"terms": {"page_kind": ["listing"]}},
                 {"range": {"fetched_at": {"gte": "2026-11-01", "lt": "2026-12-01"}}},
                 {"nested": {"path": "entities", "query": {"terms": {"entities.label": ["EMAIL_ADDRESS"]}}}},
                 {"nested": {"path": "entities", "query": {"term": {"entities.hash": "ab12"}}}},

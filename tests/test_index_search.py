@@ -23,11 +23,12 @@ def entity(label: str, h: str) -> dict:
 DOCS = [
     page_record(f"http://{SHOP}/pangolin", "Pangolin scales for sale, 1kg 300 USD. Contact ****",
                 title="Pangolin scales", categories=["wildlife"], fetched_at="2026-11-20T10:00:00Z",
+                page_kind="listing", model_version="offers-test",
                 entities=[entity("EMAIL_ADDRESS", H_EMAIL)],
                 offers=[{"category": "wildlife", "commodity": "pangolin", "start": 0, "end": 8, "price": 300.0,
                          "currency": "USD", "quantity": 1.0, "unit": "kg"}]),
     page_record(f"http://{NEWS}/seizure", "Police seized pangolin scales in a raid at the port",
-                title="Seizure report", fetched_at="2026-11-21T10:00:00Z"),
+                title="Seizure report", fetched_at="2026-11-21T10:00:00Z", page_kind="news"),
     page_record(f"http://{THAI}/th", "ขายเกล็ดตัวลิ่น ราคาถูก ติดต่อทางอีเมล", title="ร้านค้า",
                 categories=["wildlife"], lang="th", fetched_at="2026-11-10T10:00:00Z"),
     page_record(f"http://{THAI}/zh", "出售穿山甲鳞片 价格优惠 量大从优", title="商店",
@@ -63,6 +64,7 @@ def test_category_filter_separates_offers_from_news(es: Elasticsearch, names: Na
     assert result["total"] == 1 and urls(result) == [f"http://{SHOP}/pangolin"]
     hit = result["hits"][0]
     assert hit["onion"] == SHOP and hit["categories"] == ["wildlife"] and hit["lang"] == "en"
+    assert hit["page_kind"] == "listing"
     assert hit["fetched_at"] == "2026-11-20T10:00:00Z" and hit["sha256"] == DOCS[0]["sha256"]
     assert hit["entities"] == [{"label": "EMAIL_ADDRESS", "start": 0, "end": 4, "score": 0.99, "masked": "****"}]
     assert hit["offers"][0]["commodity"] == "pangolin" and hit["score"] > 0
@@ -71,6 +73,8 @@ def test_category_filter_separates_offers_from_news(es: Elasticsearch, names: Na
 @pytest.mark.parametrize(("kwargs", "expected"), [
     ({"onion": SHOP}, [f"http://{SHOP}/pills", f"http://{SHOP}/pangolin"]),
     ({"lang": "th"}, [f"http://{THAI}/th"]),
+    ({"page_kind": "news"}, [f"http://{NEWS}/seizure"]),
+    ({"page_kind": ["listing", "news"], "onion": SHOP}, [f"http://{SHOP}/pangolin"]),
     ({"since": "2026-11-21", "until": "2026-11-21"}, [f"http://{NEWS}/seizure"]),
     ({"until": "2026-10-15", "categories": "wildlife"}, [f"http://{THAI}/zh"]),
     ({"entity_labels": ["CREDIT_CARD"]}, [f"http://{SHOP}/pills"]),

@@ -245,3 +245,56 @@ def test_migrate_reindexes_into_the_new_version_and_swaps_the_alias(
     assert store(es, names, records + [new], config_dir=config).ok
     assert index.counts(es, names)["pages"] == 4
     assert index.migrate(es, names, config) == []
+
+
+def test_fields_added_to_the_pages_file_reach_existing_partitions_without_a_migration(
+    es: Elasticsearch, names: Names, tmp_path: Path
+) -> None:
+    """page_kind and model_version were added to pages.v1.json in place (new fields are legal in
+    an existing mapping): partitions created before them get them from ``setup``, so a writer
+    can put a re-fetch into its old partition although the mapping is strict."""
+    old = tmp_path / "index"
+    shutil.copytree(default_config_dir(), old)
+    spec = json.loads((old / "pages.v1.json").read_text())
+    for name in ("page_kind", "model_version"):
+        del spec["template"]["mappings"]["properties"][name]
+    (old / "pages.v1.json").write_text(json.dumps(spec))
+    page = page_record(f"http://{A}/listing", "Liquid Ketamine - 1000mg / 10mL", fetched_at="2026-10-05T00:00:00Z",
+                       categories=["drugs"], page_kind="listing", model_version="offers-test")
+    assert store(es, names, [page], config_dir=old).ok  # the old layout: the fields are not written
+    oct_index = f"{names.prefix}-pages-v1-2026.10"
+    assert "page_kind" not in es.indices.get_mapping(index=oct_index)[oct_index]["mappings"]["properties"]
+
+    refetch = dict(page, fetched_at="2026-11-30T00:00:00Z")  # same body: same document, its first month
+    result = store(es, names, [refetch])  # the shipped layout
+    assert result.ok, result.failed
+    props = es.indices.get_mapping(index=oct_index)[oct_index]["mappings"]["properties"]
+    assert props["page_kind"] == props["model_version"] == {"type": "keyword"}
+    assert not any(s["needs_migrate"] for s in index.status(es, names))
+    (hit,) = index.search(es, names, "", page_kind="listing")["hits"]
+    assert hit["url"] == page["url"] and hit["page_kind"] == "listing"
+    doc = index.get_page(es, names, hit["id"])
+    assert doc["model_version"] == "offers-test" and doc["last_fetched_at"] == "2026-11-30T00:00:00Z"
+    assert index.counts(es, names)["pages"] == 1
+
+
+def test_an_enriched_page_is_stored_with_its_page_kind_and_model_version(es: Elasticsearch, names: Names) -> None:
+    """The crawl's own path (RecordEnricher with the shipped tagger, the record gate, the
+    sink's PageWriter) on the real server: the stored page says what kind of text it is
+    and which classifier tagged it, and search filters by the kind."""
+    from crawler.items import shape
+    from enrich.records import RecordEnricher
+    from enrich.tagger import Tagger
+
+    tagger = Tagger.load()
+    listing = page_record(f"http://{A}/heroin", "ARCTIC WOLF HEROIN 0.5G AAA+")
+    news = page_record(f"http://{B}/news", "Police seized 40 kg of heroin at the port, officials said on Tuesday. "
+                       "The suspects were arrested and will be prosecuted.")
+    records = [listing, news]
+    RecordEnricher(tagger, b"store-test-pii-key")(records)
+    assert store(es, names, [shape(r) for r in records]).ok
+    by_url = {h["url"]: h for h in index.search(es, names, "heroin")["hits"]}
+    assert by_url[listing["url"]]["page_kind"] == "listing" and by_url[news["url"]]["page_kind"] == "news"
+    for hit in by_url.values():
+        assert index.get_page(es, names, hit["id"])["model_version"] == tagger.model_version
+    assert [h["url"] for h in index.search(es, names, "heroin", page_kind="listing")["hits"]] == [listing["url"]]
