@@ -82,6 +82,7 @@ def up(
                 zip(ports, pool.map(lambda name: net.publish(name, ports[name], timeout=timeout), ports))
             )
         log(f"{len(onions)} onion services published in {time.time() - started:.1f}s")
+        dead_list = dead_onions(dead)
         dropin = root / DROPIN
         dropin.mkdir(parents=True, exist_ok=True)  # ready for files before anything is dropped in
         site_cfg = {
@@ -89,6 +90,7 @@ def up(
             "dropin_dir": str(dropin),
             "bulk": {"onions": bulk[0], "pages": bulk[1]} if bulk else None,
             "latency": lat.to_json() if lat else None,
+            "dead": dead_list,  # listed by the directory among the live ones
             "sites": {name: {"port": ports[name], "onion": onions[name]} for name in ports},
         }
         (root / SITES_CONFIG).write_text(json.dumps(site_cfg, indent=2))
@@ -117,7 +119,7 @@ def up(
             "pids": [n.pid for n in net.state.nodes] + [proc.pid],
             "sites_pid": proc.pid,
             "latency": lat.to_json() if lat else None,
-            "dead": dead_onions(dead),  # checksum-valid v3 addresses nobody publishes (lab.dead)
+            "dead": dead_list,  # checksum-valid v3 addresses nobody publishes (lab.dead)
             "started_at": started,
         }
         _state_path(root).write_text(json.dumps(state, indent=2))

@@ -34,6 +34,7 @@ class SiteContext(Protocol):
     onion_of: Mapping[str, str]
     env: jinja2.Environment
     dropin: Path | None
+    dead: list[str]  # dead v3 addresses the directory lists among the live ones (lab.dead)
 
 
 class SiteApp:
@@ -64,7 +65,8 @@ class SiteApp:
     def _render(self, template: str, **ctx: Any) -> str:
         onion_of = Onions(self.lab.onion_of)
         base = {"site": self.spec, "onion": onion_of, "self_onion": onion_of.get(self.spec.name, ""),
-                "decoys": decoys(self.spec, onion_of) if self.spec.data.get("decoys") else []}
+                "decoys": decoys(self.spec, onion_of) if self.spec.data.get("decoys") else [],
+                "dead_onions": getattr(self.lab, "dead", []) if self.spec.role == "directory" else []}
         return self.lab.env.get_template(template).render(**base, **ctx)
 
     def _route(self, path: str, query: dict[str, list[str]]) -> Response:

@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -113,7 +113,8 @@ class Lab:
     layout, e.g. ``market/listings/*.yaml``)."""
 
     def __init__(self, specs: list[SiteSpec], onion_of: Mapping[str, str], host: str,
-                 ports: Mapping[str, int] | None = None, dropin: Path | None = None, latency: Latency | None = None):
+                 ports: Mapping[str, int] | None = None, dropin: Path | None = None, latency: Latency | None = None,
+                 dead: Sequence[str] = ()):
         if not host.startswith("127."):
             raise ValueError("lab sites listen on loopback only")
         root = specs[0].root if specs else default_configs_dir()
@@ -121,6 +122,7 @@ class Lab:
         self.onion_of: dict[str, str] = dict(onion_of)
         self.dropin = Path(dropin) if dropin else None
         self.latency = latency  # per-site response delay (lab.latency); None: answer at once
+        self.dead = list(dead)  # addresses nobody publishes (lab.dead), listed by the directory
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(root / "templates"),
                                       autoescape=True, undefined=jinja2.StrictUndefined,
                                       auto_reload=True, trim_blocks=True, lstrip_blocks=True)
@@ -176,9 +178,9 @@ class Lab:
 
 def serve_sites(sites: list[SiteSpec], onion_of: Mapping[str, str], host: str = "127.0.0.1",
                 ports: Mapping[str, int] | None = None, dropin: Path | None = None,
-                latency: Latency | None = None) -> Lab:
+                latency: Latency | None = None, dead: Sequence[str] = ()) -> Lab:
     """Start one server per site (port 0 = any free port); returns at once, call `.stop()`."""
-    return Lab(sites, onion_of, host, ports, dropin, latency)
+    return Lab(sites, onion_of, host, ports, dropin, latency, dead)
 
 
 def _config_onions(cfg: Mapping[str, Any]) -> dict[str, str]:
@@ -190,7 +192,8 @@ def main(argv: list[str] | None = None) -> None:
 
     Config: {"configs_dir"?: str, "dropin_dir"?: str, "host"?: str, "bulk"?: {"onions", "pages", "seed"?},
     "sites"?: {name: {"port"?: int, "onion"?: str}}, "options"?: [lab option, ...], "onions"?: {name:
-    onion} (other lab sites' addresses the pages may name)} ("sites" given: only those names, bulk-NNN
+    onion} (other lab sites' addresses the pages may name), "latency"?: see lab.latency, "dead"?: [v3
+    address nobody publishes, ...] (the directory lists them too)} ("sites" given: only those names, bulk-NNN
     included; else all). Prints one JSON line
     {"ports": {...}} once listening. SIGHUP re-reads the onions from the config, so servers can
     start (and fix their ports) before Tor has generated the onion keys.
@@ -208,7 +211,8 @@ def main(argv: list[str] | None = None) -> None:
     specs = [s for s in specs if s.name in wanted]
     lab = serve_sites(specs, {**(cfg.get("onions") or {}), **_config_onions(cfg)}, cfg.get("host", "127.0.0.1"),
                       {n: v["port"] for n, v in wanted.items() if v.get("port")},
-                      Path(cfg["dropin_dir"]) if cfg.get("dropin_dir") else None, Latency.parse(cfg.get("latency")))
+                      Path(cfg["dropin_dir"]) if cfg.get("dropin_dir") else None, Latency.parse(cfg.get("latency")),
+                      cfg.get("dead") or ())
     print(json.dumps({"ports": lab.ports}), flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

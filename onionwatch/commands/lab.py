@@ -26,17 +26,33 @@ def lab() -> None:
 @click.option("--apps", "apps", default="", metavar="NAME,...",
               help="Add real web apps installed from PyPI (configs/lab/apps), e.g. pinnwand,oscar (or all); "
                    "same as --with app-NAME.")
-def up(clients: int, bulk: str | None, options: tuple[str, ...], apps: str) -> None:
+@click.option("--latency", default=None, metavar="LO-HI",
+              help="Every response of a site waits a fixed delay drawn per site from LO..HI seconds, e.g. 0.5-3 "
+                   "(as real onions answer); default: at once.")
+@click.option("--dead", default=0, show_default=True, type=click.IntRange(min=0), metavar="N",
+              help="List N checksum-valid v3 addresses nobody publishes (no descriptor) on the directory "
+                   "among the live onions; `status --json` names them under `dead`.")
+def up(clients: int, bulk: str | None, options: tuple[str, ...], apps: str, latency: str | None, dead: int) -> None:
     """Start the lab; returns once every lab onion answers through Tor."""
+    from lab.latency import Latency
+
+    try:
+        Latency.parse(latency)
+    except ValueError as exc:
+        raise click.BadParameter(f"{latency!r}: {exc} (e.g. 0.5-3 or 2)", param_hint="--latency") from exc
     if apps.strip():  # one option for all of them: started together, each knows the others' onions
         options += (f"app-{apps.strip()}",)
     bulk_t = tuple(int(x) for x in bulk.split(":")) if bulk else None
     try:
         state = control.up(settings.lab_dir(), clients=clients, bulk=bulk_t, options=options,
-                           log=lambda m: click.echo(m, err=True))
+                           latency=latency, dead=dead, log=lambda m: click.echo(m, err=True))
     except KeyError as exc:
         raise click.UsageError(str(exc.args[0])) from exc
     click.echo(f"lab up: {len(state['sites'])} sites, SOCKS {', '.join(state['socks'])}")
+    if state.get("latency") or state.get("dead"):
+        lat = state.get("latency")
+        said = f"{lat['lo']:g}-{lat['hi']:g} s per response" if lat else "none"
+        click.echo(f"latency: {said}; dead addresses on the directory: {len(state.get('dead') or [])}")
     click.echo(f"drop-in folder: {state['dropin']} (files there are served while the lab runs)")
     if state.get("profiles"):
         click.echo(f"site profiles: {state['profiles']} (ONIONWATCH_SITES; `lab status --json` names the credential variables)")
