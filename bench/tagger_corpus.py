@@ -281,7 +281,7 @@ def wildlife_web() -> list[dict[str, Any]]:
             print(f"warning: excerpt for {src['url']} differs from the manifest ({digest} != {src['sha256']})")
         rows.append({"id": f"web-{i}", "source": "wildlife_web", "text": text, "labels": src["labels"],
                      "page_kind": src.get("page_kind", "other"), "lang": src["lang"], "split": "test",
-                     "meta": {"url": src["url"], "why": src.get("why", "")}})
+                     "meta": {"url": src["url"], "why": src.get("why", ""), "web_split": src.get("split", "dev")}})
     return rows
 
 

@@ -9,7 +9,9 @@ Sets:
   dream        Dream Market 2016-17 titles (never trained on; the classifier saw Agora 2014)
   dream-pages  the same listings as title + description (where the RDF kept a description)
   agora-dev    Agora March 2014 titles (same market as training, other month: within-market)
-  wildlife-web excerpts of public web pages about wildlife products (if the private cache exists)
+  wildlife-web excerpts of public web pages about wildlife products (if the private cache exists),
+               also split by site: -dev (read while developing) and -heldout (not read; see
+               bench/data/tagger/wildlife_web.sources.yaml)
   hard-neg     tests/data/tagger/hard_negatives.yaml + paragraphs of the seed reports +
                the non-offers of tests/data/tagger/labelled.yaml: must stay untagged
 Systems: rules (classifier off), classifier (score ≥ its threshold, text alone), combined (the
@@ -65,6 +67,11 @@ def sets(corpus: Path) -> dict[str, list[dict[str, Any]]]:
         web = read_jsonl(corpus / "wildlife_web.jsonl")
         if web:
             out["wildlife-web"] = web
+            # by site: `dev` pages were read while the rules were written, `heldout` pages were not
+            for part in ("dev", "heldout"):
+                rows = [r for r in web if r["meta"].get("web_split", "dev") == part]
+                if rows:
+                    out[f"wildlife-web-{part}"] = rows
     negatives = [{"text": r["text"], "labels": [], "lang": r["lang"]} for r in yaml.safe_load((TESTS / "hard_negatives.yaml").read_text(encoding="utf-8"))]
     negatives += [{"text": r["text"], "labels": [], "lang": r["lang"]} for r in yaml.safe_load((TESTS / "labelled.yaml").read_text(encoding="utf-8")) if not r["categories"]]
     if (corpus / "seeds.jsonl").exists():

@@ -102,7 +102,10 @@ class PageKindGuesser:
         self.sample = int(cfg["sample_chars"])
 
     def _cue_counts(self, low: str) -> dict[str, int]:
+        """Per kind, how many cue words occur; a shop cue counts once however often it recurs
+        (an article that says "price" five times is not a shop; a shop shows cart, shipping, price)."""
         counts = dict.fromkeys(KINDS, 0)
+        seen_shop: set[str] = set()
         n = len(low)
         for end, (term, kinds) in self.automaton.iter(low):
             start = end - len(term) + 1
@@ -111,6 +114,10 @@ class PageKindGuesser:
             if _spaced(term[-1]) and end + 1 < n and _spaced(low[end + 1]):
                 continue
             for kind in kinds:
+                if kind == "shop":
+                    if term in seen_shop:
+                        continue
+                    seen_shop.add(term)
                 counts[kind] += 1
         return counts
 
@@ -153,7 +160,9 @@ class PageKindGuesser:
         else:
             prose = function / words
         prose = min(1.0, prose)
-        is_prose = prose >= 0.25 and words >= 8
+        # running sentences: many function words, or (languages whose function words the list
+        # covers thinly, e.g. Vietnamese, Indonesian) several long sentences
+        is_prose = words >= 8 and (prose >= 0.25 or (sentences >= 3 and words >= 8 * sentences))
         scores = {
             "paste": delimited / max(1, len(lines)) * 4 if len(lines) >= 6 else 0.0,
             # several priced items, shop furniture (cart, shipping, escrow); prose is rarely a shop
@@ -169,8 +178,12 @@ class PageKindGuesser:
             # a title: few words, no sentence structure; quantities, prices or codes make it surer
             scores["listing"] += 2.0 + (words <= 20) * 0.5 - cues["news"] * 0.5 - min(negative_cues, 2)
         title = lines[0] if lines else ""
-        title_words = len(_WORD.findall(title))
-        if title_commodity and len(lines) > 1 and 1 <= title_words <= 10 and not _SENTENCE_END.search(title) and not cues["news"] and not negative_cues:
+        title_tokens = _WORD.findall(title.lower())
+        title_words = len(title_tokens)
+        # a product title is a noun phrase ("Chinese Ivory Casket of Rectangular Form"); a headline
+        # is a clause, with more function words ("Sự thật về sức mạnh huyền bí từ ngà voi")
+        title_function = sum(1 for t in title_tokens if t in self.function_words)
+        if title_commodity and len(lines) > 1 and 1 <= title_words <= 14 and title_function <= max(1, title_words // 8) and not _SENTENCE_END.search(title) and not cues["news"] and not negative_cues:
             scores["listing"] += 2.0  # a product page: the item named in a title line, then its description
         if scores["listing"] >= 2.0 and priced_lines >= 3:
             scores["shop"] = max(scores["shop"], scores["listing"] + 0.1)  # many items: a shop page
