@@ -18,6 +18,10 @@ BLOCK_TAGS = (
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
 
 
+def _blank(m: re.Match[str]) -> str:
+    return "\t" if "\t" in m.group() else " "
+
+
 @dataclass
 class Extracted:
     title: str = ""
@@ -58,6 +62,8 @@ def extract(html: str, base_url: str, max_text: int = 500_000, max_links: int = 
         el.tail = "\n" + (el.tail or "")
     body = root.find("body")
     raw = (body if body is not None else root).text_content()
-    lines = (_SPACES.sub(" ", line).strip() for line in raw.split("\n"))
+    # a tab stays a tab (one per run of blanks): the field separator of a TSV dump in <pre>, which
+    # the tagger reads as a row (a personal record's fields are masked by their row)
+    lines = (_SPACES.sub(_blank, line).strip() for line in raw.split("\n"))
     text = "\n".join(line for line in lines if line)
     return Extracted(title=title, text=text[:max_text], links=links, lang=lang)

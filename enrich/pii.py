@@ -33,7 +33,7 @@ _IPV6 = re.compile(rf"(?<![{_A}:])(?:[0-9A-Fa-f]{{0,4}}:){{2,7}}[0-9A-Fa-f]{{1,4
 _SG = re.compile(rf"(?i)(?<![{_A}])[STFGM]\d{{7}}[A-Z](?![{_A}])")
 # Digit runs with the separators people write inside phone, card and identity numbers.
 _NUM = re.compile(
-    rf"(?<![{_A}+.\-/@#])(?<!\d,)(?:\+ ?|00 ?)?(?:\(\d{{1,5}}\) ?)?\d"
+    rf"(?<![{_A}+.\-/@#])(?:(?<!\d,)|(?=\d{{4}}))(?:\+ ?|00 ?)?(?:\(\d{{1,5}}\) ?)?\d"
     rf"(?:[ .\-]?\d|[ ]?\(\d{{1,5}}\)[ ]?\d){{5,22}}"
     rf"(?:[ ]?(?:x|ext\.?)[ ]?\d{{1,5}})?(?![{_A}@]|[.\-/]\d|,\d{{1,3}}(?!\d))"
 )
@@ -50,6 +50,7 @@ ROW_ANCHORS = frozenset({"CREDIT_CARD", "CARD_TRACK", "TH_TNIN", "MY_NRIC", "ID_
 _FIELD_IDS = frozenset({"TH_TNIN", "MY_NRIC", "ID_NIK", "VN_CCCD", "PH_SSS", "PH_TIN", "US_SSN", "CREDIT_CARD"})
 # vertical records: one "key: value" per line ("Name: …", "DOB: …", "ID: …"), a record per block
 _KV_LINE = re.compile(r"(?m)^[ \t]*(?:[-*•>#]+[ \t]*)?([^\W\d_][^\n:=|]{0,30}?)[ \t]*[:=][ \t]*(\S[^\n]{0,200}?)[ \t]*\r?$")
+_NEWLINE = re.compile("\n")
 _CARDS = frozenset({"CREDIT_CARD", "CARD_TRACK"})
 _EXPIRY = r"(\d{1,2}[ \t]*/[ \t]*(?:\d{4}|\d{2})|\d{4}[-/]\d{1,2})(?![\d/])"
 # "4111 1111 1111 1111 11/29 321": expiry (and CVV) bare right after the number
@@ -161,6 +162,7 @@ class PiiFinder:
         if any(e.label in ROW_ANCHORS for e in kept):  # personal records and the card's own details
             extra += _record_fields(text, kept + extra)
             extra += _vertical_fields(text, kept + extra)
+            extra += _cell_lines(text, kept + extra)
             extra += self._card_fields(text, low, kept + extra)
         return sorted(kept + extra, key=lambda e: (e.start, e.end)) if extra else kept
 
@@ -356,6 +358,12 @@ class PiiFinder:
 def _whole_field(low: str, start: int, end: int) -> bool:
     """The value fills a field of a delimited row: a delimiter on one side, a delimiter or the
     line's edge on the other."""
+    pad = 0
+    while start > 0 and low[start - 1] == " " and pad < 3:  # "| value |": a table cell's padding
+        start, pad = start - 1, pad + 1
+    pad = 0
+    while end < len(low) and low[end] == " " and pad < 3:
+        end, pad = end + 1, pad + 1
     before = low[start - 1] if start > 0 else "\n"
     after = low[end] if end < len(low) else "\n"
     return (before in _FIELD_DELIMS or after in _FIELD_DELIMS) and before in _FIELD_DELIMS + "\n\r" and after in _FIELD_DELIMS + "\n\r"
@@ -429,6 +437,45 @@ def _vertical_fields(text: str, entities: list[Entity]) -> list[Entity]:
         keys.add(key)
         prev_end = m.end() + (1 if text.startswith("\r", m.end()) else 0)
     close()
+    return out
+
+
+def _cell_lines(text: str, entities: list[Entity]) -> list[Entity]:
+    """An HTML table as extracted text: one cell a line, the rows one after another. Validated
+    identifiers of one label that each fill a line, at a constant line period p (2-12: the
+    column count) in a run of short lines, mark such a table; the lines from p-1 before the first
+    to p-1 after the last are its rows' cells (plus, at worst, a few header cells) and each
+    becomes PERSONAL_FIELD."""
+    out: list[Entity] = []
+    by_label: dict[str, list[Entity]] = {}
+    for e in entities:
+        alone = (e.start == 0 or text[e.start - 1] == "\n") and (e.end == len(text) or text[e.end] == "\n")
+        if e.label in ROW_ANCHORS and alone:
+            by_label.setdefault(e.label, []).append(e)
+    anchors = [group for group in by_label.values() if len(group) >= 2]
+    if not anchors:
+        return out
+    starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
+    taken = SpanIndex((e.start, e.end) for e in entities)
+    done: set[int] = set()
+    for group in anchors:
+        rows = sorted(bisect.bisect_right(starts, e.start) - 1 for e in group)
+        i = 0
+        while i < len(rows) - 1:
+            period = rows[i + 1] - rows[i]
+            j = i + 1
+            while j + 1 < len(rows) and rows[j + 1] - rows[j] == period:
+                j += 1
+            if 2 <= period <= 12:
+                lo, hi = max(0, rows[i] - period + 1), min(len(starts) - 1, rows[j] + period - 1)
+                for line in range(lo, hi + 1):
+                    a = starts[line]
+                    b = starts[line + 1] - 1 if line + 1 < len(starts) else len(text)
+                    if line in done or b - a > 80 or taken.overlaps(a, b):
+                        continue
+                    done.add(line)
+                    out.extend(_outside(text, a, b, taken, []))
+            i = j
     return out
 
 

@@ -88,3 +88,35 @@ def test_password_fields_are_masked_wherever_written(tagger):
     for value in ("Sup3rS3cret", "abc12345", "matkhau99"):
         assert value not in out
     assert "password: " in out and "pass=" in out
+
+
+def test_an_id_after_a_numeric_field_and_in_a_padded_table_cell(tagger):
+    # ",1998-07-09,8975432319486,": a field after a digit and a comma is not a thousands group
+    row = "name,dob,id\nKanyarat Example,1998-07-09,8975432319486,Bangkok"
+    out, labels = masked(tagger, row)
+    assert "TH_TNIN" in labels and "8975432319486" not in out and "Kanyarat" not in out
+    # "| 123-456-789-000 |": a markdown cell's padding does not stop it being a whole field
+    table = "| Name | TIN |\n|---|---|\n| Jerameel Example | 123-456-789-000 |"
+    out, labels = masked(tagger, table)
+    assert "PH_TIN" in labels and "123-456-789" not in out and "Jerameel" not in out
+
+
+def test_thousands_are_still_not_read_as_fields(tagger):
+    assert masked(tagger, "Revenue 12,345,678 and 9,876,543,210 in total")[0] == "Revenue 12,345,678 and 9,876,543,210 in total"
+
+
+TABLE_AS_TEXT = "KYC\nName\nNRIC\nDOB\nKanyarat Example\nS4510443E\n1987-01-02\nWiraphon Sample\nS5326019E\n1990-03-04"
+
+
+def test_an_html_table_extracted_one_cell_a_line_is_read_by_its_period(tagger):
+    out, labels = masked(tagger, TABLE_AS_TEXT)
+    assert {"SG_NRIC_FIN", "PERSONAL_FIELD"} <= labels
+    for value in ("Kanyarat", "Example", "1987-01-02", "Wiraphon", "1990-03-04"):
+        assert value not in out, (value, out)
+    assert out.startswith("KYC\nName\nNRIC\n")  # the header before the identifier's column stays
+
+
+def test_one_identifier_alone_on_a_line_is_not_a_table(tagger):
+    text = "Seller\nKanyarat Example\nS4510443E\nShips from Bangkok"
+    out, _ = masked(tagger, text)
+    assert "Kanyarat Example" in out and "Ships from Bangkok" in out
