@@ -56,3 +56,12 @@ def test_dead_addresses_are_valid_v3_and_distinct():
     assert len(set(d)) == 300 and all(valid_v3(o) for o in d)
     assert dead_onions(3) == d[:3]
     assert not valid_v3(d[0][:-7] + "x.onion")
+
+
+def test_recrawl_state_is_private_at_rest(tmp_path):
+    """It names every page crawled: owner-only, with SQLite's -wal/-shm files too."""
+    state = RecrawlState(tmp_path / "crawl-state" / "recrawl.sqlite")
+    state.fetched("http://a.onion/", "ab" * 32, None, None)
+    files = sorted(p.name for p in (tmp_path / "crawl-state").iterdir())
+    assert "recrawl.sqlite" in files
+    assert {f: oct(((tmp_path / "crawl-state") / f).stat().st_mode & 0o777) for f in files} == dict.fromkeys(files, "0o600")
