@@ -8,6 +8,9 @@ What counts depends on the kind of page (enrich.pagekind):
 - on news pages prices do not count as sale evidence ("caught with $4.5 million in ivory"), and
   reporting words across the page can make the whole page a report.
 Negative cues in page furniture (a "News" menu item, a "Donate" button) are ignored everywhere.
+A one-item page marked sold ("Sold #7043") is a record of a past sale, not an offer; a page that
+describes one item (measures, condition) with no reporting word anywhere is a dealer's object
+page, and the commodity named near its top is the offer.
 Weak commodity words (speed, ice, hash, ivory, account) need support: an amount next to them,
 another commodity of their category nearby, or the classifier. A commodity named in a guide,
 e-book or tutorial title is information about the goods, not the goods (carding guides are not
@@ -25,6 +28,10 @@ from enrich.scan import Analysis
 from enrich.spans import SpanIndex
 
 _SALE_KINDS = {"sale_cue": 1.0, "price": 1.5, "quantity": 0.5}
+# a described item (see decide): page-kind "listing" evidence of at least one measure or one
+# listing word, and the commodity named in the first this-many characters
+_DESCRIBED_MIN = 0.4
+_DESCRIBED_HEAD = 300
 COMMERCIAL = ("listing", "shop")
 INFO_CATEGORIES = ("drugs", "leaked_data")  # categories whose guides are sold as e-books
 
@@ -81,6 +88,14 @@ def decide(
     # a shop or listing page is not a report because of words elsewhere on it; only context
     # near the commodity counts there
     page_is_report = not commercial and page_neg > float(settings["page_negative_factor"]) * page_sale
+    # one item on the page, marked sold ("Sold #7043", "This item has been sold"): an archive or
+    # price-guide record of a past sale, not an offer, wherever on the page the mark is (a short
+    # status line too, which counts as page furniture for other negative cues)
+    sold_status = {w.lower() for w in settings.get("sold_status", ())}
+    if kind == "listing" and sold_status and any(
+        t.kind == "negative_cue" and text[t.start : t.end].lower() in sold_status for t in analysis.terms
+    ):
+        page_is_report = True
     scores = dict(scores or {})
     threshold = float(settings["classifier_threshold"])
     categories: list[str] = []
@@ -135,6 +150,16 @@ def decide(
             return True
         return scores.get(c.category or "", 0.0) >= threshold
 
+    # a page that describes one item (its measures or condition) and has no reporting,
+    # enforcement or prevention word anywhere: a dealer's object page written as prose; the
+    # commodity named near its top is the item on offer
+    described_item = (
+        kind == "other"
+        and not analysis.negations
+        and not any(t.kind == "negative_cue" for t in analysis.terms)
+        and analysis.page_kind.scores.get("listing", 0.0) >= _DESCRIBED_MIN
+    )
+
     for category in sorted({t.category for t in commodities if t.category}):
         if page_is_report:
             continue
@@ -144,7 +169,7 @@ def decide(
             lo, hi = c.start - window, c.end + window
             local_sale, local_neg = _within(sale, sale_starts, lo, hi), _within(neg, neg_starts, lo, hi)
             score = sum(e["weight"] for e in local_sale) - sum(e["weight"] for e in local_neg)
-            if commercial:
+            if commercial or (described_item and c.weight >= 1.0 and c.start < _DESCRIBED_HEAD):
                 score += float(settings["listing_bonus"])  # on a listing the commodity is the offer
             elif not any(e["kind"] in ("sale_cue", "price") for e in local_sale):
                 continue

@@ -28,11 +28,11 @@ _DELIMITED = re.compile(r"^\S+(?:[:;|\t]\S*){1,}$|^\S+@\S+[:;|]\S+|^(?:\S+\s*[|;
 _SENTENCE_END = re.compile(r"[a-z\u00e0-\u1ef9]{2}[.?!](?:\s|$)|[。？！]")  # after a lower-case word: not "500. PCS."
 _WORD = re.compile(r"\w+")
 _UNSPACED = re.compile(r"[\u0e00-\u0e7f\u2e80-\u9fff\uf900-\ufaff]")
-_NUMBER_UNIT = re.compile(r"(\d[\d.,]*)\s?([^\W\d_]+|[\"'$€£])?")
+_NUMBER_UNIT = re.compile(r"(\d[\d.,]*)\s?([^\W\d_]+|[\"'$€£″′])?")
 _CURRENCY_SIGN = re.compile(r"[$€£฿₫¥₱]")
 _CURRENCY = frozenset(["usd", "eur", "gbp", "btc", "xmr", "eth", "ltc", "usdt", "baht", "บาท", "vnd", "đ", "rp", "idr", "rm", "myr", "sgd", "php", "元", "块", "k", "tr", "jt", "juta", "triệu"])
 _QTY_UNITS = frozenset(["mg", "g", "gr", "gram", "grams", "gramm", "kg", "kgs", "oz", "lb", "lbs", "ml", "ug", "mcg", "µg", "pcs", "pc", "pills", "pill", "tabs", "tab", "caps", "x", "gam", "viên", "กรัม", "เม็ด", "克", "粒"])
-_MEASURE_UNITS = frozenset(["inch", "inches", "in", "cm", "mm", "pounds", "pound", "lb", "lbs", "kg", "grams", "gram", "ounces", "ounce", "oz", '"', "'"])
+_MEASURE_UNITS = frozenset(["inch", "inches", "in", "cm", "mm", "pounds", "pound", "lb", "lbs", "kg", "grams", "gram", "ounces", "ounce", "oz", '"', "'", "″", "′"])
 _STOP = re.compile(r"[.?!](?=\s|$)|[。？！]")
 _LOWER2 = re.compile(r"[a-z\u00e0-\u1ef9]{2}$")
 _DIGIT = re.compile(r"\d")

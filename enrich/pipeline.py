@@ -138,7 +138,8 @@ class TaggerComponent:
             [{"LOWER": {"IN": neg}}, {}, {"LOWER": {"IN": verbs}}],
             [{"LOWER": {"IN": neg}}, {}, {}, {"LOWER": {"IN": verbs}}],
         ])
-        self.decide_settings = {**self.settings, "ambiguous": cues["ambiguous"]["surfaces"], "descriptive": cues["sale"].get("descriptive", [])}
+        self.decide_settings = {**self.settings, "ambiguous": cues["ambiguous"]["surfaces"], "descriptive": cues["sale"].get("descriptive", []),
+                                "sold_status": cues["negative"].get("sold_status", [])}
 
     def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
         path = Path(path)
