@@ -12,6 +12,7 @@ import base64
 import functools
 import hashlib
 import os
+import threading
 from datetime import datetime, timezone
 from typing import Any
 
@@ -45,18 +46,39 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(b"onionwatch key id\x00" + _aes_key(key)).hexdigest()[:16]
 
 
-def seal(raw: bytes, sha256: str, key: bytes) -> dict[str, Any]:
-    """The snapshot document for one raw body (the caller has verified ``sha256``)."""
-    nonce = os.urandom(12)
-    packed = zstandard.ZstdCompressor(level=6).compress(raw)
-    blob = nonce + AESGCM(_aes_key(key)).encrypt(nonce, packed, sha256.encode())
+@functools.lru_cache(maxsize=8)
+def _aead(key: bytes) -> AESGCM:
+    """The AES-GCM cipher for a key, built once (it holds no per-message state)."""
+    return AESGCM(_aes_key(key))
+
+
+_local = threading.local()
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    """This thread's zstd compressor (level 6). Reused: a new one allocates its compression
+    context on every call, which cost twice the compression itself for a few-KB page. A
+    compressor must not be used by two threads at once, hence one per thread."""
+    c = getattr(_local, "zstd", None)
+    if c is None:
+        c = _local.zstd = zstandard.ZstdCompressor(level=6)
+    return c
+
+
+def seal(raw: bytes, sha256: str, key: bytes, stored_at: str | None = None) -> dict[str, Any]:
+    """The snapshot document for one raw body (the caller has verified ``sha256``).
+    ``stored_at``: RFC 3339 UTC time to record (default now); a writer sealing a batch
+    passes one time for the whole batch."""
+    nonce = os.urandom(12)  # a fresh random nonce per message: never reused with the key
+    packed = _compressor().compress(raw)
+    blob = nonce + _aead(key).encrypt(nonce, packed, sha256.encode())
     return {
         "data": base64.b64encode(blob).decode("ascii"),
         "codec": CODEC,
         "key_id": key_id(key),
         "size": len(raw),
         "stored_size": len(blob),
-        "stored_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "stored_at": stored_at or datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }
 
 
@@ -66,7 +88,7 @@ def unseal(doc: dict[str, Any], sha256: str, key: bytes) -> bytes:
         raise SnapshotError(f"snapshot {sha256}: unknown codec {doc.get('codec')!r}")
     blob = base64.b64decode(doc["data"])
     try:
-        packed = AESGCM(_aes_key(key)).decrypt(blob[:12], blob[12:], sha256.encode())
+        packed = _aead(key).decrypt(blob[:12], blob[12:], sha256.encode())
     except Exception as exc:  # cryptography raises InvalidTag without a message
         raise SnapshotError(f"snapshot {sha256}: cannot decrypt (wrong key or tampered data)") from exc
     raw = zstandard.ZstdDecompressor().decompress(packed, max_output_size=_MAX_RAW)

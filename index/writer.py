@@ -98,6 +98,7 @@ class FlushResult:
         return {f.url for f in self.failed if f.url}
 
 
+@functools.lru_cache(maxsize=4096)  # asked up to four times per record while one batch is written
 def page_id(url: str, sha256: str) -> str:
     """Document id of a page: the same URL with the same content is the same document."""
     return hashlib.sha256(f"{url}\n{sha256}".encode()).hexdigest()[:40]
@@ -503,8 +504,9 @@ class PageWriter:
                                              "raw body does not match its sha256"))
         # No refresh: `create` conflicts on _id are detected in real time, and nothing
         # searches snapshots (they are fetched by id).
+        now = _now()
         actions: list[dict[str, Any]] = [
-            {"_op_type": "create", "_index": self.names.snapshots, "_id": sha, "_source": seal(raw, sha, self._key)}
+            {"_op_type": "create", "_index": self.names.snapshots, "_id": sha, "_source": seal(raw, sha, self._key, now)}
             for sha, raw in bodies.items()]
         for pid, doc in docs.items():
             if pid in bad_body:

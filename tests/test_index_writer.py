@@ -230,3 +230,27 @@ def test_a_page_whose_write_failed_is_indexed_when_it_is_finally_stored(es: Elas
     (hit,) = es.search(index=names.pages, query={"term": {"url": bad["url"]}})["hits"]["hits"]
     assert time_key(hit["_source"]["indexed_at"]) >= time_key(started)  # not the failed attempt's time
     assert hit["_source"]["depth"] == 2
+
+
+def test_sealing_reuses_its_cipher_and_compressor_safely_across_threads() -> None:
+    """seal keeps one AES-GCM object per key and one zstd compressor per thread (a fresh
+    compressor per page cost twice the compression): every body still round-trips, each
+    with its own nonce, also when four threads seal at once."""
+    from concurrent.futures import ThreadPoolExecutor
+    from hashlib import sha256
+
+    from index.snapshots import seal, unseal
+
+    bodies = [(f"<html>page {i} " + "x" * (i * 37 % 5000) + "</html>").encode() for i in range(200)]
+
+    def one(raw: bytes) -> bytes:
+        digest = sha256(raw).hexdigest()
+        doc = seal(raw, digest, KEY, "2026-11-30T10:00:00Z")
+        assert doc["stored_at"] == "2026-11-30T10:00:00Z"
+        return unseal(doc, digest, KEY)
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(one, bodies)) == bodies
+    digest = sha256(bodies[0]).hexdigest()
+    a, b = seal(bodies[0], digest, KEY), seal(bodies[0], digest, KEY)
+    assert a["data"] != b["data"] and a["stored_at"].endswith("Z")  # a new nonce every time
