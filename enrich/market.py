@@ -8,6 +8,7 @@ from typing import Any
 
 _NUM = r"\d{1,3}(?:[.,\u00a0 ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d+)?"
 _LATIN_AFTER = r"(?![a-zà-ỹ])"
+_GROUPED = re.compile(r"[1-9]\d{0,2}[.,]\d{3}")  # "1.500", "2,000": one thousands group
 _GOLD = re.compile(r"[ -]?(?:(?:white|yellow|rose|solid) )?(?:gold|plated|karat|carat)")
 
 
@@ -46,24 +47,24 @@ class Market:
             start, end = m.start(), m.end()
             if start and (low[start - 1].isalnum() and low[start - 1].isascii() or low[start - 1] in ".,"):
                 continue
-            value = _number(m.group())
+            # most numbers are neither prices nor quantities: parse the value only for those that are
             before = self.before.search(low, max(0, start - 6), start)
             if before and (not out or before.start() >= out[-1].end):
                 mul = self.multiplier.match(low, end)
                 factor = self.multipliers[mul.group("mul")] if mul else 1.0
                 cur = before.group("cur")
-                out.append(Amount("price", before.start(), mul.end() if mul else end, value * factor, self.codes.get(cur, cur.upper())))
+                out.append(Amount("price", before.start(), mul.end() if mul else end, _number(m.group()) * factor, self.codes.get(cur, cur.upper())))
                 continue
             after = self.after_currency.match(low, end)
             if after and after.group("cur") == "k" and _GOLD.match(low, after.end()):
                 continue  # "24k gold", "18k white gold": a gold purity, not 24,000 đồng
             if after:
                 cur = after.group("cur")
-                out.append(Amount("price", start, after.end(), value * self.multipliers.get(cur, 1.0), self.codes.get(cur, cur.upper())))
+                out.append(Amount("price", start, after.end(), _number(m.group()) * self.multipliers.get(cur, 1.0), self.codes.get(cur, cur.upper())))
                 continue
             unit = self.after_unit.match(low, end)
             if unit:
-                out.append(Amount("quantity", start, unit.end(), value, unit.group("unit")))
+                out.append(Amount("quantity", start, unit.end(), _number(m.group()), unit.group("unit")))
         return out
 
 
@@ -73,7 +74,7 @@ def _number(s: str) -> float:
     if "." in s and "," in s:
         dec = "." if s.rfind(".") > s.rfind(",") else ","
         s = s.replace("," if dec == "." else ".", "").replace(dec, ".")
-    elif s.count(".") > 1 or s.count(",") > 1 or re.fullmatch(r"[1-9]\d{0,2}[.,]\d{3}", s):
+    elif s.count(".") > 1 or s.count(",") > 1 or _GROUPED.fullmatch(s):
         s = s.replace(".", "").replace(",", "")
     else:
         s = s.replace(",", ".")

@@ -33,8 +33,9 @@ _CURRENCY_SIGN = re.compile(r"[$€£฿₫¥₱]")
 _CURRENCY = frozenset(["usd", "eur", "gbp", "btc", "xmr", "eth", "ltc", "usdt", "baht", "บาท", "vnd", "đ", "rp", "idr", "rm", "myr", "sgd", "php", "元", "块", "k", "tr", "jt", "juta", "triệu"])
 _QTY_UNITS = frozenset(["mg", "g", "gr", "gram", "grams", "gramm", "kg", "kgs", "oz", "lb", "lbs", "ml", "ug", "mcg", "µg", "pcs", "pc", "pills", "pill", "tabs", "tab", "caps", "x", "gam", "viên", "กรัม", "เม็ด", "克", "粒"])
 _MEASURE_UNITS = frozenset(["inch", "inches", "in", "cm", "mm", "pounds", "pound", "lb", "lbs", "kg", "grams", "gram", "ounces", "ounce", "oz", '"', "'", "″", "′"])
-_STOP = re.compile(r"[.?!](?=\s|$)|[。？！]")
-_LOWER2 = re.compile(r"[a-z\u00e0-\u1ef9]{2}$")
+# a sentence end: [.?!] after a lower-case word and before a space, or a CJK full stop; one pass
+# that opens with a character class (the engine skips to those characters)
+_SENTENCE_STOP = re.compile(r"[.?!\u3002\uff1f\uff01](?:(?<=[a-z\u00e0-\u1ef9]{2}[.?!])(?=\s|$)|(?<=[\u3002\uff1f\uff01]))")
 _DIGIT = re.compile(r"\d")
 _NEWLINE = re.compile(r"\n")
 _PUNCT = "\"'()[]{}<>.,;:!?*-–—|/\\«»“”‘’"
@@ -150,10 +151,10 @@ class PageKindGuesser:
         else:
             priced_lines = 0
         delimited = sum(1 for ln in lines if _DELIMITED.match(ln)) if len(lines) >= 6 else 0
-        sentences = sum(1 for m in _STOP.finditer(sample) if _LOWER2.match(sample, max(0, m.start() - 2), m.start()) or m.group()[0] in "。？！")
+        sentences = len(_SENTENCE_STOP.findall(sample))
         tokens = [t.strip(_PUNCT) for t in low.split()]
-        words = sum(1 for t in tokens if t) or 1
-        function = sum(1 for t in tokens if t in self.function_words)
+        words = len(tokens) - tokens.count("") or 1
+        function = sum(map(self.function_words.__contains__, tokens))
         if _UNSPACED.search(low):  # Thai/Chinese: function words per character, as a share
             unspaced_chars = len(_UNSPACED.findall(low))
             prose = max(sum(n for _, n in self.function_chars.iter(low)) / max(1, unspaced_chars) * 3, function / words)
