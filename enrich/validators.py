@@ -164,9 +164,15 @@ def phone_region(value: str, regions: Iterable[str], possible: bool = False) -> 
         ok = phonenumbers.is_possible_number(number) if possible else phonenumbers.is_valid_number(number)
         return phonenumbers.region_code_for_number(number) if ok else None
     number_digits = digits(value)
+    # ASCII digits and separators only (no extension, no other script's digits): the national
+    # number parsing would find is a suffix of these digits, see _national_suffix
+    plain = number_digits.isascii() and not any(c.isalpha() for c in value)
     for region in regions:
         if not _possible_length(number_digits, region):
             continue  # parsing is the expensive part: skip regions the length rules out
+        suffix = _national_suffix(region) if plain else None
+        if suffix is not None and not suffix.search(number_digits):
+            continue  # no ending of the digits is a national number there: it cannot be valid
         try:
             number = phonenumbers.parse(value, region)
         except phonenumbers.NumberParseException:
@@ -182,6 +188,24 @@ def _length_rules(region: str) -> tuple[frozenset[int], str, str]:
     if meta is None or meta.general_desc is None:
         return frozenset(), "", ""
     return frozenset(meta.general_desc.possible_length), meta.national_prefix or "", str(meta.country_code)
+
+
+@functools.cache
+def _national_suffix(region: str) -> re.Pattern[str] | None:
+    """The region's national-number pattern, anchored at the end of the digits; None when parsing
+    may rewrite the digits (a national-prefix transform rule, for the region or for the main
+    region of its country code), so nothing can be ruled out before parsing.
+
+    Why it is a necessary condition: phonenumbers' parse takes the national number as the digits
+    after an international prefix and country code and/or a national prefix, that is a suffix of
+    them, and is_valid_number_for_region requires it to match the general pattern whole."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if meta is None or meta.general_desc is None or not meta.general_desc.national_number_pattern:
+        return None
+    main = phonenumbers.PhoneMetadata.metadata_for_region(phonenumbers.region_code_for_country_code(meta.country_code))
+    if meta.national_prefix_transform_rule or (main is not None and main.national_prefix_transform_rule):
+        return None
+    return re.compile(f"(?:{meta.general_desc.national_number_pattern})\\Z")
 
 
 def _possible_length(number: str, region: str) -> bool:

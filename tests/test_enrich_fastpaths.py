@@ -1,0 +1,107 @@
+"""The tagger's fast paths give exactly what the plain computation gives.
+
+Each shortcut taken for speed (enrich.validators' national-number precheck, enrich.pii's scan
+probes, enrich.pagekind's one-pass sentence count) is compared with the computation it replaces,
+on real phone-number metadata and on generated strings.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+import phonenumbers
+import pytest
+
+import configs
+from enrich import pagekind, pii
+from enrich import validators as v
+from enrich.scan import load_config
+
+
+def _reference_phone_region(value: str, regions: list[str]) -> str | None:
+    """phone_region's national branch without the precheck: parse in each region, validate."""
+    for region in regions:
+        try:
+            number = phonenumbers.parse(value, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number_for_region(number, region):
+            return region
+    return None
+
+
+def _regions() -> list[str]:
+    cfg = load_config(configs.path("tagger"))["pii"]
+    by_lang = [r for regions in cfg["phone_regions_by_lang"].values() for r in regions]
+    return list(dict.fromkeys(by_lang + cfg["phone_regions_default"] + cfg["phone"]["context_regions"]))
+
+
+def _national_values(regions: list[str], rng: random.Random) -> list[str]:
+    """Example numbers of each region written as people write them (national format, bare,
+    with trunk prefix, country code, international prefixes), then with digits changed."""
+    values = []
+    for region in regions:
+        for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.TOLL_FREE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            nsn, cc = phonenumbers.national_significant_number(example), str(example.country_code)
+            national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+            values += [national, nsn, cc + nsn, "0" + nsn, "011" + cc + nsn, cc + " " + nsn, national + " x12"]
+    mutated = []
+    for _ in range(3000):
+        chars = list(rng.choice(values))
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(chars))
+            if chars[at].isdigit():
+                chars[at] = rng.choice("0123456789")
+        mutated.append("".join(chars))
+    return [x for x in values + mutated if not x.lstrip().startswith(("+", "00"))]
+
+
+def test_phone_precheck_changes_no_answer() -> None:
+    rng = random.Random(11)
+    regions = _regions()
+    values = _national_values(regions, rng)
+    found = 0
+    for value in values:
+        expected = _reference_phone_region(value, [r for r in regions if v._possible_length(v.digits(value), r)])
+        assert v.phone_region(value, regions) == expected, value
+        found += expected is not None
+    assert found > len(values) // 4  # the set holds plenty of valid numbers, not only misses
+
+
+def test_phone_precheck_is_skipped_where_parsing_rewrites_digits() -> None:
+    # Argentina and Brazil transform the national prefix while parsing: no precheck there
+    assert v._national_suffix("AR") is None and v._national_suffix("BR") is None
+    assert v._national_suffix("US") is not None
+
+
+@pytest.mark.parametrize("pattern", list(pii._PROBES))
+def test_pii_probe_is_a_necessary_condition(pattern: re.Pattern[str]) -> None:
+    rng = random.Random(5)
+    # pieces of addresses, IDs, IBANs and card tracks, and what sits next to them
+    pieces = ["1", "25", "192", "4111", "0123456", "412345678901", ".", ":", "::", " ", "a", "F", "fe80", "S", "m",
+              "GB82", "WEST", "=", "D", "?", ";", "\n", "\u017f", "\u0663", "10.", "192.168.", ".7", " 1234", "GB82 WEST"]
+    probe = pii._PROBES[pattern]
+    hits = 0
+    for _ in range(40_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 16)))
+        if pattern.search(text):
+            hits += 1
+            assert probe.search(text), text
+    assert hits > 20  # the generated text does hold matches
+
+
+def test_sentence_count_in_one_pass() -> None:
+    stop, lower2 = re.compile(r"[.?!](?=\s|$)|[。？！]"), re.compile(r"[a-z\u00e0-\u1ef9]{2}$")
+
+    def reference(s: str) -> int:
+        return sum(1 for m in stop.finditer(s) if lower2.match(s, max(0, m.start() - 2), m.start()) or m.group()[0] in "。？！")
+
+    rng = random.Random(3)
+    alphabet = "ab.?! \n。？！Aàz1"
+    for _ in range(50_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+        assert len(pagekind._SENTENCE_STOP.findall(text)) == reference(text), text
