@@ -136,6 +136,7 @@ class Variants:
         self.calls = _count_calls(self.clients["ow"])
         self.writer = Capturing(self.clients["ow"], self.ow, snapshot_key=b"k" * 32, config_dir=config_dir)
         self.t = dict.fromkeys(urls, 0.0)
+        self.cpu = dict.fromkeys(urls, 0.0)  # this process's CPU seconds per variant (the client side)
         self.pairs: list[dict[str, float]] = []  # per batch: seconds of each variant, back to back
         self.failed = dict.fromkeys(urls, 0)
 
@@ -143,9 +144,10 @@ class Variants:
         from elasticsearch import helpers
 
         self.sent.clear()
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         self.failed["ow"] += sum(1 for e in self.writer.store(docs) if e)
         took = {"ow": time.perf_counter() - t0}
+        self.cpu["ow"] += time.process_time() - c0
         self.settle("ow")
         for variant in self.clients:
             if variant == "ow":
@@ -155,10 +157,11 @@ class Variants:
                 actions = [a if a["_op_type"] == "create" else
                            {"_op_type": "index", "_index": a["_index"], "_id": a["_id"], "_source": a["upsert"]}
                            for a in actions if a["_op_type"] == "create" or ("upsert" in a and "doc" in a)]
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             _, errors = helpers.bulk(self.clients[variant], actions, chunk_size=200,
                                      max_chunk_bytes=8 * 1024 * 1024, raise_on_error=False, stats_only=True)
             took[variant] = time.perf_counter() - t0
+            self.cpu[variant] += time.process_time() - c0
             self.failed[variant] += errors
             self.settle(variant)
         for variant, seconds in took.items():
@@ -182,6 +185,7 @@ class Variants:
     def reset(self) -> None:
         """Forget what was timed so far (after the untimed first batch)."""
         self.t = dict.fromkeys(self.t, 0.0)
+        self.cpu = dict.fromkeys(self.cpu, 0.0)
         self.settled = dict.fromkeys(self.settled, 0.0)
         self.pairs.clear()
         self.calls.clear()
@@ -279,7 +283,9 @@ def main() -> None:
             part1.append([batch_size, count, f"{v.count('ow')}/{v.count('bare')}", count / v.t["ow"],
                           count / v.t["bare"], ratio(v.t["bare"], v.t["ow"]), median_ratio(v.pairs, "bare"),
                           count / v.t["pages"], ratio(v.t["pages"], v.t["ow"]),
-                          f"{100 * v.t_bulk / v.t['ow']:.0f}%", f"{v.calls.get('bulk', 0) / len(v.pairs):.1f}",
+                          f"{100 * v.t_bulk / v.t['ow']:.0f}%",
+                          f"{1e6 * v.cpu['ow'] / count:.0f}/{1e6 * v.cpu['bare'] / count:.0f}",
+                          f"{v.calls.get('bulk', 0) / len(v.pairs):.1f}",
                           " ".join(f"{k} {c}" for k, c in sorted(other.items())) or "none",
                           "/".join(str(v.failed[k]) for k in ("ow", "bare", "pages"))])
             log(f"batch {batch_size}: PageWriter {count / v.t['ow']:.0f} rec/s, bare {count / v.t['bare']:.0f}, "
@@ -291,11 +297,11 @@ def main() -> None:
         v = Variants(urls, "grow", config_dir, pids)
         batch_size, done, first_pair, stopped = 500, 0, 0, ""
         window_start = {3_000: 500, 10_000: 5_000, 100_000: 90_000}  # the first batch sets the layout up
-        last, last_settled = dict(v.t), dict(v.settled)
+        last, last_settled, last_cpu = dict(v.t), dict(v.settled), dict(v.cpu)
         started = time.perf_counter()
         for i in range(0, grow, batch_size):
             if done in window_start.values():
-                last, last_settled, first_pair = dict(v.t), dict(v.settled), len(v.pairs)
+                last, last_settled, first_pair, last_cpu = dict(v.t), dict(v.settled), len(v.pairs), dict(v.cpu)
             v.batch(docs[i:i + batch_size])
             if i == 0:
                 v.calls.clear()  # the first store set the layout up
@@ -308,7 +314,8 @@ def main() -> None:
                 persist = {k: (v.settled[k] - last_settled[k]) / batches for k in v.settled}
                 part2.append([f"{window_start[done]:,}-{done:,}", w / t["ow"], w / t["bare"], ratio(t["bare"], t["ow"]),
                               median_ratio(v.pairs[first_pair:], "bare"), f"{rss['ow']:.0f}/{rss['bare']:.0f}",
-                              f"{persist['ow']:.1f}/{persist['bare']:.1f}"])
+                              f"{persist['ow']:.1f}/{persist['bare']:.1f}",
+                              f"{1e6 * (v.cpu['ow'] - last_cpu['ow']) / w:.0f}/{1e6 * (v.cpu['bare'] - last_cpu['bare']) / w:.0f}"])
                 log(f"grown to {done}: PageWriter {w / t['ow']:.0f} rec/s, bare {w / t['bare']:.0f} "
                     f"({time.perf_counter() - started:.0f} s)")
             elif done % 10_000 == 0:
@@ -327,16 +334,18 @@ def main() -> None:
           "(40 onions); each variant on a noida-db of its own; the first batch (layout setup) is not timed.")
     print("ow/bare = total times; ow/bare median = median over batches of the two back-to-back timings. Before "
           "each timed batch every server has persisted and gone idle (noida-db rewrites its whole data file ~0.5 s "
-          "after writes; 'persist s/batch' is that wait, outside the write times).")
+          "after writes; 'persist s/batch' is that wait, outside the write times). 'client CPU' is this process's CPU time "
+          "per record in each variant (PageWriter's own Python work shows as the difference; less sensitive to the "
+          "machine's load than the wall times).")
     print_table("Part 1 — page records/s",
                 ["batch", "records", "pages ow/bare", "PageWriter", "bare bulk", "ow/bare", "ow/bare median",
-                 "bare pages only", "ow/bare pages", "PW time in bulk", "bulk requests/batch", "other requests",
-                 "errors ow/bare/pages"], part1)
+                 "bare pages only", "ow/bare pages", "PW time in bulk", "client CPU us/rec ow/bare",
+                 "bulk requests/batch", "other requests", "errors ow/bare/pages"], part1)
     print_table(f"Part 2 — as the index grows (batch 500; {grow:,} records, {grown[0]:,}/{grown[1]:,} pages stored "
                 f"ow/bare; requests other than bulk after the first batch: "
                 f"{', '.join(f'{k} {c}' for k, c in sorted(other.items())) or 'none'}{stopped})",
                 ["records in window", "PageWriter", "bare bulk", "ow/bare", "ow/bare median", "server RSS MiB ow/bare",
-                 "persist s/batch ow/bare"], part2)
+                 "persist s/batch ow/bare", "client CPU us/rec ow/bare"], part2)
     if size:
         print(f"Stored size: {size / 1024:.1f} KiB per record (PageWriter layout, as the server reports it).")
 
