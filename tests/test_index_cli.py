@@ -29,10 +29,11 @@ def cli_env(es_url: str, names: Names, es: Elasticsearch, monkeypatch: pytest.Mo
     monkeypatch.setattr(settings, "index_prefix", lambda: names.prefix, raising=False)
     w = PageWriter(es, names, snapshot_key=b"k")
     w.write(page_record(f"http://{SHOP}/p", "Pangolin scales for sale \x1b[31m", title="Scales",
-                        categories=["wildlife"], fetched_at="2026-11-20T00:00:00Z",
+                        categories=["wildlife"], fetched_at="2026-11-20T00:00:00Z", page_kind="listing",
                         entities=[{"label": "EMAIL_ADDRESS", "start": 0, "end": 3, "score": 1.0,
                                    "masked": "a***@x", "hash": "ab" * 32}]))
-    w.write(page_record(f"http://{NEWS}/n", "Police seized pangolin scales", fetched_at="2026-11-21T00:00:00Z"))
+    w.write(page_record(f"http://{NEWS}/n", "Police seized pangolin scales", fetched_at="2026-11-21T00:00:00Z",
+                        page_kind="news"))
     assert w.flush().ok
     return names
 
@@ -45,6 +46,23 @@ def test_search_json_returns_listings_not_news(cli_env: Names) -> None:
     (hit,) = out["hits"]
     assert hit["url"] == f"http://{SHOP}/p" and hit["onion"] == SHOP and hit["categories"] == ["wildlife"]
     assert "<mark>Pangolin</mark>" in hit["snippet"] and hit["fetched_at"] == "2026-11-20T00:00:00Z"
+
+
+def test_search_by_page_kind(cli_env: Names) -> None:
+    result = CliRunner().invoke(search_cmd, ["pangolin", "--kind", "news", "--json"])
+    assert result.exit_code == 0, result.output
+    (hit,) = json.loads(result.output)["hits"]
+    assert hit["onion"] == NEWS and hit["page_kind"] == "news"
+    both = json.loads(CliRunner().invoke(search_cmd, ["pangolin", "--kind", "news", "--kind", "listing", "--json"]).output)
+    assert both["total"] == 2
+    assert CliRunner().invoke(search_cmd, ["pangolin", "--kind", "blog"]).exit_code == 2
+
+
+def test_cli_page_kinds_are_the_taggers() -> None:
+    from enrich.pagekind import KINDS
+    from onionwatch.commands.search import PAGE_KINDS
+
+    assert PAGE_KINDS == KINDS
 
 
 def test_search_pages_with_after_token_and_prints_safely(cli_env: Names) -> None:

@@ -13,6 +13,9 @@ import click
 import index
 from onionwatch import es_server, settings
 from onionwatch.reports import CATEGORIES
+# enrich.pagekind.KINDS, spelled out: importing enrich loads spaCy (seconds) for every search;
+# tests/test_index_cli.py checks the two agree.
+PAGE_KINDS = ("listing", "shop", "forum", "paste", "news", "other")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # crawled text must not drive the terminal
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
 
@@ -70,6 +73,8 @@ def _print_pii(lookup: dict[str, Any]) -> None:
 @click.option("--since", metavar="DATE", help="Fetched on or after (YYYY-MM-DD or RFC 3339).")
 @click.option("--until", metavar="DATE", help="Fetched on or before (a bare date includes the whole day).")
 @click.option("--lang", "langs", multiple=True, metavar="CODE", help="ISO 639-1 language, e.g. vi. Repeatable.")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(PAGE_KINDS),
+              help="Page kind the tagger judged (pages stored before it have none). Repeatable.")
 @click.option("--sort", type=click.Choice(index.query.SORTS), default="relevance", show_default=True)
 @click.option("--size", type=click.IntRange(1, index.query.MAX_SIZE), default=20, show_default=True)
 @click.option("--after", metavar="TOKEN", help="Continue after the page that printed this token.")
@@ -79,7 +84,8 @@ def _print_pii(lookup: dict[str, Any]) -> None:
 @click.option("--pii-hash", metavar="HEX", help="Same lookup by an already computed PII hash.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: {total, hits, next[, pii]}.")
 def search_cmd(query: tuple[str, ...], categories: tuple[str, ...], entity_labels: tuple[str, ...],
-               onions: tuple[str, ...], since: str | None, until: str | None, langs: tuple[str, ...], sort: str,
+               onions: tuple[str, ...], since: str | None, until: str | None, langs: tuple[str, ...],
+               kinds: tuple[str, ...], sort: str,
                size: int, after: str | None, pii_value: str | None, pii_label: str | None, pii_hash: str | None,
                as_json: bool) -> None:
     """Search crawled pages (title and text) with filters; newest or best first."""
@@ -95,6 +101,7 @@ def search_cmd(query: tuple[str, ...], categories: tuple[str, ...], entity_label
         result = index.search(
             es, names, " ".join(query), categories=categories, entity_labels=entity_labels, onion=onions,
             since=since, until=until, lang=langs, pii_hash=pii_hash, sort=sort, size=size, after=after,
+            page_kind=kinds,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
