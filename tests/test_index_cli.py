@@ -58,11 +58,12 @@ def test_search_by_page_kind(cli_env: Names) -> None:
     assert CliRunner().invoke(search_cmd, ["pangolin", "--kind", "blog"]).exit_code == 2
 
 
-def test_cli_page_kinds_are_the_taggers() -> None:
+def test_cli_and_web_page_kinds_are_the_taggers() -> None:
     from enrich.pagekind import KINDS
     from onionwatch.commands.search import PAGE_KINDS
+    from onionwatch.web.records import PAGE_KINDS as WEB_KINDS
 
-    assert PAGE_KINDS == KINDS
+    assert PAGE_KINDS == WEB_KINDS == KINDS
 
 
 def test_search_pages_with_after_token_and_prints_safely(cli_env: Names) -> None:

@@ -49,7 +49,8 @@ OLDER = page_record(HOSTILE["url"], "an older version of the vendor list", title
                     fetched_at="2026-11-01T10:00:00Z")
 PLAIN = [page_record(f"http://{OTHER}/p{i}", f"catalogue entry {i} about pangolin scales", title=f"Entry {i}",
                      categories=["wildlife"] if i % 2 else ["drugs"], fetched_at=f"2026-11-{10 + i:02d}T08:00:00Z",
-                     lang="vi" if i == 3 else "en")
+                     lang="vi" if i == 3 else "en", page_kind="listing" if i % 2 else "forum",
+                     model_version="offers-web-test")
          for i in range(5)]
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -334,6 +335,12 @@ def test_search_filters_count_and_paging(app: Flask, token: str, authed: FlaskCl
     assert api("q=pangolin&category=wildlife")["total"] == 2
     assert api("q=pangolin&category=wildlife&category=drugs")["total"] == 5
     assert api("lang=vi")["total"] == 1
+    listings = api("kind=listing")
+    assert listings["total"] == 2 and {h["page_kind"] for h in listings["hits"]} == {"listing"}
+    assert api("kind=listing&kind=forum")["total"] == 5
+    assert c.get("/api/search?kind=blog", headers=bearer(token)).status_code == 400
+    page = c.get(f"/api/pages/{listings['hits'][0]['id']}", headers=bearer(token)).get_json()
+    assert page["page_kind"] == "listing" and page["model_version"] == "offers-web-test"
     assert api(f"onion={SHOP}")["total"] == 2
     assert api("since=2026-11-12&until=2026-11-13&q=pangolin")["total"] == 2
     assert api("entity=EMAIL_ADDRESS")["hits"][0]["id"] == hostile_id()

@@ -24,6 +24,7 @@ from onionwatch.web import sources
 from onionwatch.web.sources import BadRequest
 
 CATEGORIES = sources.CATEGORIES
+PAGE_KINDS = ("listing", "shop", "forum", "paste", "news", "other")  # enrich.pagekind.KINDS (tests check)
 SORTS = index.query.SORTS
 PAGE_SIZES = (10, 20, 50, 100)
 CONTEXT_CHARS = 60
@@ -103,6 +104,7 @@ class SearchParams:
     since: str | None = None
     until: str | None = None
     lang: str | None = None
+    kinds: list[str] = field(default_factory=list)
     sort: str = "relevance"
     size: int = 20
     after: str | None = None
@@ -119,6 +121,9 @@ class SearchParams:
         lang = (args.get("lang") or "").strip().lower() or None
         if lang and not _LANG.match(lang):
             raise BadRequest("lang must be an ISO 639-1 code such as vi")
+        kinds = [k for k in args.getlist("kind") if k]
+        if bad := [k for k in kinds if k not in PAGE_KINDS]:
+            raise BadRequest(f"unknown page kind {bad[0][:40]!r}; one of {', '.join(PAGE_KINDS)}")
         sort = args.get("sort") or "relevance"
         if sort not in SORTS:
             raise BadRequest(f"sort must be one of {', '.join(SORTS)}")
@@ -132,7 +137,7 @@ class SearchParams:
         return cls(
             q=(args.get("q") or "").strip()[:500], categories=cats, entity_labels=labels,
             onion=normalise_onion(onion) if onion else None, since=parse_date(args.get("since"), "since"),
-            until=parse_date(args.get("until"), "until"), lang=lang, sort=sort, size=size,
+            until=parse_date(args.get("until"), "until"), lang=lang, kinds=kinds, sort=sort, size=size,
             after=(args.get("after") or None),
         )
 
@@ -140,6 +145,7 @@ class SearchParams:
         """URL arguments reproducing this search (for paging and sort links)."""
         out: dict[str, Any] = {"q": self.q, "category": self.categories, "entity": self.entity_labels,
                                "onion": self.onion, "since": self.since, "until": self.until, "lang": self.lang,
+                               "kind": self.kinds,
                                "sort": self.sort, "size": self.size if self.size != 20 else None}
         out.update(override)
         return {k: v for k, v in out.items() if v not in (None, "", [])}
@@ -149,7 +155,8 @@ def search(backend: Backend, params: SearchParams) -> dict[str, Any]:
     try:
         return index.search(
             backend.es, backend.names, params.q, categories=params.categories, entity_labels=params.entity_labels,
-            onion=params.onion, since=params.since, until=params.until, lang=params.lang, sort=params.sort,
+            onion=params.onion, since=params.since, until=params.until, lang=params.lang, page_kind=params.kinds,
+            sort=params.sort,
             size=params.size, after=params.after,
         )
     except ValueError as exc:  # bad paging token, or one from another sort order
@@ -201,6 +208,7 @@ def page_record(backend: Backend, doc_id: str) -> dict[str, Any] | None:
         "fetched_at": doc.get("fetched_at"), "last_fetched_at": doc.get("last_fetched_at"),
         "status": doc.get("status"), "failure": doc.get("failure"), "content_type": doc.get("content_type"),
         "lang": doc.get("lang"), "size": doc.get("size"), "sha256": doc.get("sha256"), "crawl_id": doc.get("crawl_id"),
+        "page_kind": doc.get("page_kind"), "model_version": doc.get("model_version"),
         "categories": doc.get("categories") or [], "evidence": _evidence_by_category(doc), "entities": entities,
         "offers": offers, "onion_links": doc.get("onion_links") or [], "links": doc.get("links") or [],
         "text": text, "other_crawls": other_crawls(backend, doc),
