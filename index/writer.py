@@ -51,7 +51,8 @@ from tenacity import (
 )
 
 from index import schema
-from index.names import PAGES, Names, month_partition
+from index.names import PAGES, Names
+from index.names import month_partition as _month_partition
 from index.names import parse_time as _parse_time
 from index.snapshots import seal
 
@@ -117,6 +118,12 @@ def _clean_reason(error: Any) -> str:
     else:
         text = _PREVIEW_RE.sub("", str(error))
     return text[:500]
+
+
+@functools.lru_cache(maxsize=8192)
+def month_partition(value: str) -> str:
+    """names.month_partition, remembered (one strftime per distinct time, not per record)."""
+    return _month_partition(value)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -235,6 +242,7 @@ def utc(value: str) -> str:
     return dt.isoformat(timespec="microseconds" if dt.microsecond else "seconds").replace("+00:00", "Z")
 
 
+@functools.lru_cache(maxsize=8192)  # a batch shares a few timestamps; each is keyed up to five times per record
 def time_key(value: str) -> int:
     """YYYYMMDDhhmmss of a ``utc`` time as a number: what the scripts compare (to the second)."""
     return int(value[0:4] + value[5:7] + value[8:10] + value[11:13] + value[14:16] + value[17:19])
