@@ -9,6 +9,9 @@ _THAI = re.compile(r"[\u0e00-\u0e7f]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _KANA_HANGUL = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
+_NOT_THAI = re.compile(r"[^\u0e00-\u0e7f]+")
+_NOT_HAN = re.compile(r"[^\u4e00-\u9fff]+")
+_NOT_LATIN = re.compile(r"[^A-Za-z\u00c0-\u024f\u1e00-\u1eff]+")
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -27,8 +30,9 @@ class LanguageGuesser:
         """en, vi, th, id, ms, zh or und."""
         sample = text[: self.sample]
         if _THAI.search(sample) or _HAN.search(sample):
-            thai, han = len(_THAI.findall(sample)), len(_HAN.findall(sample))
-            latin = len(_LATIN.findall(sample))
+            # counted as what is left when every other character is removed (one C pass each)
+            thai, han = len(_NOT_THAI.sub("", sample)), len(_NOT_HAN.sub("", sample))
+            latin = len(_NOT_LATIN.sub("", sample))
             if thai and thai >= max(han, latin * 0.5):
                 return "th"
             if han and han >= latin * 0.5:

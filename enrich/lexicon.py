@@ -40,7 +40,9 @@ class Lexicon:
                 payloads[key].append((kind, category, name, weight))
         self.automaton = ahocorasick.Automaton()
         for key, values in payloads.items():
-            self.automaton.add_word(key, (key, tuple(values)))
+            # what scan needs of a key, computed once: its length and whether its first and last
+            # letters need a word boundary
+            self.automaton.add_word(key, (len(key), _spaced(key[0]), _spaced(key[-1]), tuple(values)))
         self.automaton.make_automaton()
 
     def scan(self, low: str) -> list[Term]:
@@ -48,11 +50,11 @@ class Lexicon:
         found: list[Term] = []
         blocked: list[tuple[int, int]] = []
         n = len(low)
-        for end_index, (key, values) in self.automaton.iter(low):
-            start, end = end_index - len(key) + 1, end_index + 1
-            if _spaced(key[0]) and start > 0 and _spaced(low[start - 1]):
+        for end_index, (length, head_spaced, tail_spaced, values) in self.automaton.iter(low):
+            start, end = end_index - length + 1, end_index + 1
+            if head_spaced and start > 0 and _spaced(low[start - 1]):
                 continue
-            if _spaced(key[-1]) and end < n and (
+            if tail_spaced and end < n and (
                 _spaced(low[end]) or (low[end] == "-" and end + 1 < n and low[end + 1].isalpha())
             ):
                 continue

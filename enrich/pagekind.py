@@ -89,8 +89,8 @@ class PageKindGuesser:
             for terms in per_lang.values():
                 for term in terms:
                     words.setdefault(term.lower(), set()).add(kind)
-        for term, kinds in words.items():
-            self.automaton.add_word(term, (term, tuple(sorted(kinds))))
+        for term, kinds in words.items():  # length and word-boundary needs computed once per term
+            self.automaton.add_word(term, (term, len(term), _spaced(term[0]), _spaced(term[-1]), tuple(sorted(kinds))))
         self.automaton.make_automaton()
         self.function_words = frozenset(w.lower() for lang, ws in cfg["function_words"].items() if lang not in ("th", "zh") for w in ws)
         self.function_chars = ahocorasick.Automaton()
@@ -108,11 +108,11 @@ class PageKindGuesser:
         counts = dict.fromkeys(KINDS, 0)
         seen_shop: set[str] = set()
         n = len(low)
-        for end, (term, kinds) in self.automaton.iter(low):
-            start = end - len(term) + 1
-            if _spaced(term[0]) and start > 0 and _spaced(low[start - 1]):
+        for end, (term, length, head_spaced, tail_spaced, kinds) in self.automaton.iter(low):
+            start = end - length + 1
+            if head_spaced and start > 0 and _spaced(low[start - 1]):
                 continue  # "giá" is not a word inside "giác"
-            if _spaced(term[-1]) and end + 1 < n and _spaced(low[end + 1]):
+            if tail_spaced and end + 1 < n and _spaced(low[end + 1]):
                 continue
             for kind in kinds:
                 if kind == "shop":
