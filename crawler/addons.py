@@ -125,7 +125,9 @@ class OnionCrawl:
         settings.set("ONIONWATCH_BLOCKLIST_DEFAULT", [str(configs.path("blocklist.txt"))], PRIORITY)
         _set_components(settings, "DOWNLOADER_MIDDLEWARES", {**DOWNLOADER_MIDDLEWARES, **DOWNLOADER_COMPONENTS})
         _set_components(settings, "ITEM_PIPELINES", {"crawler.pipelines.StorePipeline": 800})
-        _set_components(settings, "SPIDER_MIDDLEWARES", {"crawler.middlewares.WallSpiderMiddleware": 950})
+        _set_components(settings, "SPIDER_MIDDLEWARES", {"crawler.middlewares.WallSpiderMiddleware": 950,
+                                                          # --prefilter: dead start onions never reach the downloader
+                                                          "crawler.prefilter.PrefilterStartMiddleware": 960})
         # site profiles (configs/sites, or ONIONWATCH_SITES): politeness as Scrapy download slots
         settings.set("ONIONWATCH_SITES", [str(configs.path("sites"))], PRIORITY)
         profiles = load_profiles(settings.getlist("ONIONWATCH_SITES"))

@@ -86,6 +86,7 @@ class Progress:
             "failure_reasons": group("onionwatch/failure/"),
             "refused": group("onionwatch/refused/"),
             "caps": caps,
+            "prefilter": group("onionwatch/prefilter/") or None,  # crawler.prefilter, with --prefilter
             "stored": stats.get("onionwatch/stored", 0),  # acknowledged: journaled (and written, for --output)
             "store_failed": stats.get("onionwatch/store_failed", 0),
             "journaled": stats.get("onionwatch/journaled", 0),

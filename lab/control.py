@@ -52,6 +52,7 @@ def up(
     options: tuple[str, ...] = (),
     latency: object = None,
     dead: int = 0,
+    relays: int = 2,
 ) -> dict[str, Any]:
     """Start (or reuse) the lab at `root`; returns its state (sites, onions, SOCKS/control
     ports, drop-in folder). `options` (e.g. ("walls",)) adds those groups of sites (lab.options)."""
@@ -62,14 +63,15 @@ def up(
     lat = Latency.parse(latency)  # per-site response delay (lab.latency), off by default
     state = read_state(root)
     if (is_up(state) and state.get("clients") == clients and state.get("bulk") == (list(bulk) if bulk else None)
-            and state.get("latency") == (lat.to_json() if lat else None) and len(state.get("dead") or []) == dead):
+            and state.get("latency") == (lat.to_json() if lat else None) and len(state.get("dead") or []) == dead
+            and state.get("relays", 2) == relays):
         return _with_options(root, state, options, timeout, log)
     if state:
         down(root)
 
     started = time.time()
-    net = TorNetwork(root / "tor", clients=clients)
-    log("starting tor: 3 authorities, 2 relays, %d client(s), 1 onion-service node" % clients)
+    net = TorNetwork(root / "tor", relays=relays, clients=clients)  # relays: besides the 3 authorities
+    log("starting tor: 3 authorities, %d relays, %d client(s), 1 onion-service node" % (relays, clients))
     try:
         net.start(timeout=timeout)
         log(f"tor bootstrapped in {time.time() - started:.1f}s")
@@ -106,6 +108,7 @@ def up(
         state = {
             "root": str(root),
             "clients": clients,
+            "relays": relays,
             "bulk": list(bulk) if bulk else None,
             "socks": [f"127.0.0.1:{c.socksport}" for c in net.clients()],
             "control": [f"127.0.0.1:{c.controlport}" for c in net.clients()],

@@ -60,11 +60,12 @@ def test_lab_up_refuses_bad_latency_and_dead_before_starting(argv, says, tmp_pat
 
 
 @pytest.mark.slow
-def test_lab_up_with_dead_and_latency_switches(tmp_path):
+def test_lab_up_with_dead_and_latency_switches_and_a_prefiltered_sweep(tmp_path):
     """`lab up --dead 12 --latency 0.5-1`: status names the dead addresses, the directory lists
-    them, a descriptor lookup calls every one of them dead and the live ones found."""
-    from crawler.prefilter import FOUND, NOT_FOUND, prefilter
-    from tests.fixtures_lab import require_isolation, run_onionwatch
+    them among the live ones and answers after its latency; `crawl --prefilter` of the
+    directory's list fetches every live onion and no dead one, and a second sweep backs the
+    dead ones off without looking them up."""
+    from tests.fixtures_lab import read_jsonl, require_isolation, run_onionwatch
 
     require_isolation()
     env = dict(os.environ, ONIONWATCH_HOME=str(tmp_path / "home"), ONIONWATCH_LAB_DIR=str(tmp_path / "lab"))
@@ -73,7 +74,8 @@ def test_lab_up_with_dead_and_latency_switches(tmp_path):
         assert r.returncode == 0, r.stderr[-2000:]
         assert "latency: 0.5-1 s per response; dead addresses on the directory: 12" in r.stdout
         st = json.loads(run_onionwatch(["lab", "status", "--json"], env).stdout)
-        assert st["dead"]["count"] == 12 and st["dead"]["onions"] == dead_onions(12)
+        dead = st["dead"]["onions"]
+        assert st["dead"]["count"] == 12 and dead == dead_onions(12)
         assert st["latency"]["lo"] == 0.5 and st["latency"]["hi"] == 1.0
         directory = next(s for s in st["sites"] if s["role"] == "directory")
         conn = http.client.HTTPConnection("127.0.0.1", directory["port"], timeout=30)
@@ -81,11 +83,21 @@ def test_lab_up_with_dead_and_latency_switches(tmp_path):
         conn.request("GET", "/")
         body = conn.getresponse().read().decode()
         assert time.monotonic() - started >= 0.5  # the latency switch reached the site server
-        linked = set(LINKED.findall(body))
-        assert set(st["dead"]["onions"]) <= linked
-        live = [s["onion"] for s in st["sites"] if s["role"] in ("market", "news")]
-        res = prefilter(st["dead"]["onions"] + live, st["control"][0], None, parallel=8, timeout=30)
-        assert {res.verdicts[o] for o in st["dead"]["onions"]} == {NOT_FOUND}, res.verdicts
-        assert {res.verdicts[o] for o in live} == {FOUND}, res.verdicts
+        listed = [o for o in dict.fromkeys(LINKED.findall(body)) if valid_v3(o)]
+        assert set(dead) <= set(listed)
+        live = {s["onion"] for s in st["sites"] if s["role"] != "hostile"} & set(listed)
+        seeds = tmp_path / "directory.txt"
+        seeds.write_text("\n".join(sorted(live | set(dead))) + "\n")
+        lines = []
+        for n in (1, 2):
+            out = tmp_path / f"sweep{n}.jsonl"
+            r = run_onionwatch(["crawl", "--prefilter", "--seeds", str(seeds), "--max-depth", "0", "--no-enrich",
+                                "--output", str(out), "-s", "ONIONWATCH_DISCOVER=False"], env, timeout=400)
+            assert r.returncode == 0, r.stderr[-2000:]
+            lines.append(next(ln for ln in r.stderr.splitlines() if ln.startswith("prefilter:")))
+            fetched = {rec["onion"] for rec in read_jsonl(out)}
+            assert fetched == live, (live - fetched, fetched - live)  # no record for any dead onion
+        assert f"{len(live)} with a descriptor, 12 dead, 0 backing off, 0 unknown" in lines[0], lines[0]
+        assert f"{len(live)} with a descriptor, 0 dead, 12 backing off, 0 unknown ({len(live)} lookups" in lines[1], lines
     finally:
         run_onionwatch(["lab", "down"], env)

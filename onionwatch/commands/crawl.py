@@ -178,22 +178,21 @@ def backoff_state_path() -> Path:
     return settings.home() / "crawl-state" / "backoff.sqlite"
 
 
-def prefiltered(seed_urls: list[str], controls: list[str], parallel: int) -> list[str]:
-    """Seeds whose onion has a descriptor (or whose lookup said nothing); dead ones are backed off."""
-    from crawler.onion import onion_of_url
-    from crawler.prefilter import BackoffState, prefilter
-
+def prefilter_settings(controls: list[str], parallel: int) -> dict:
+    """--prefilter: descriptor lookups for the start onions on the first ControlPort, streamed
+    into the crawl (crawler.prefilter.PrefilterStartMiddleware); dead ones are backed off."""
     if not controls:
         click.echo("warning: --prefilter needs a Tor control port; crawling every seed", err=True)
-        return seed_urls
-    state = BackoffState(backoff_state_path())
-    result = prefilter({onion_of_url(u) for u in seed_urls} - {None}, controls[0], state, parallel=parallel)
-    state.close()
-    keep = result.crawl()
-    c = result.counts()
-    click.echo(f"prefilter: {c['found']} with a descriptor, {c['not_found']} dead, {c['backing_off']} backing off, "
-               f"{c['unknown']} unknown ({result.lookups} lookups in {result.seconds:.1f}s)", err=True)
-    return [u for u in seed_urls if onion_of_url(u) is None or onion_of_url(u) in keep]
+        return {}
+    return {"ONIONWATCH_PREFILTER_CONTROL": controls[0], "ONIONWATCH_PREFILTER_PARALLEL": parallel,
+            "ONIONWATCH_PREFILTER_STATE": str(backoff_state_path())}
+
+
+def prefilter_line(counts: dict | None) -> str:
+    c = counts or {}
+    return (f"prefilter: {c.get('found', 0)} with a descriptor, {c.get('not_found', 0)} dead, "
+            f"{c.get('backing_off', 0)} backing off, {c.get('unknown', 0)} unknown "
+            f"({c.get('lookups', 0)} lookups in {float(c.get('seconds', 0.0)):.1f}s, {c.get('in_flight', 0)} at once)")
 
 
 def job(jobdir: str | None, seeds: str) -> str | None:
@@ -305,10 +304,7 @@ def crawl(seeds, socks, control, output, no_enrich, jobdir, frontier, max_pages_
                  checked_seeds(seeds, allow_clearnet=allow_clearnet, max_url=int(overrides.get("URLLENGTH_LIMIT") or 512)))
     socks_l, control_l = tor_route(socks, control)
     if prefilter:
-        seed_urls = prefiltered(seed_urls, control_l, prefilter_parallel)
-        if not seed_urls and not recrawl:
-            click.echo("every seed is dead or backing off: nothing to crawl", err=True)
-            return
+        overrides.update(prefilter_settings(control_l, prefilter_parallel))
     if budget_time:
         from crawler.liveness import parse_duration
 
@@ -348,6 +344,8 @@ def crawl(seeds, socks, control, output, no_enrich, jobdir, frontier, max_pages_
     spider_args = {"recrawl": True, "max_pages": budget_pages} if recrawl else None
     summary = run_crawl(",".join(seed_urls), socks=socks_l, controls=control_l, output=output, enrich=not no_enrich,
                         overrides=overrides, verbose=verbose, crawl_id=crawl_id, spider_args=spider_args)
+    if overrides.get("ONIONWATCH_PREFILTER_CONTROL"):
+        click.echo(prefilter_line(summary.get("prefilter")), err=True)
     if summary_json:
         click.echo(json.dumps(summary, indent=2))
     else:
