@@ -40,6 +40,12 @@ def model_path(model: str | None) -> Path | None:
 
 
 class OfferClassifier:
+    # The model's vocabulary is its own, outside the pipeline's memory zone, and a zone per batch
+    # would cost ~25% of tagging (every word re-tokenised and re-created each batch). So words
+    # stay, and after this many new strings the model is loaded afresh: memory stays bounded
+    # (~30 MB of strings at most) and the scores are the same (BOW hashes the token text).
+    max_new_strings = 200_000
+
     def __init__(self, nlp: Language, name: str, model: str | None, max_chars: int, batch_size: int) -> None:
         self.name, self.max_chars, self.batch_size = name, int(max_chars), int(batch_size)
         self.model_name = model
@@ -51,7 +57,14 @@ class OfferClassifier:
 
     def _load(self, path: Path) -> None:
         self.textcat_nlp = spacy.load(path)
+        self.model_path = path
         self.model_version = self.textcat_nlp.meta.get("onionwatch", {}).get("model_version") or f"{path.name}-unversioned"
+        model = self.textcat_nlp.config["components"].get("textcat_multilabel", {}).get("model", {})
+        if str(model.get("@architectures", "")).startswith("spacy.TextCatBOW"):
+            # bag-of-words reads each token's ORTH and nothing else: spaCy need not compute the
+            # other lexeme attributes (shape, like_url, norm…) for every new word
+            self.textcat_nlp.vocab.lex_attr_getters = {}
+        self.strings_limit = len(self.textcat_nlp.vocab.strings) + self.max_new_strings
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -61,6 +74,8 @@ class OfferClassifier:
         """Category scores for each text's first max_chars characters ({} without a model)."""
         if self.textcat_nlp is None:
             return [{} for _ in texts]
+        if len(self.textcat_nlp.vocab.strings) > self.strings_limit:
+            self._load(self.model_path)
         docs = self.textcat_nlp.pipe((t[: self.max_chars] for t in texts), batch_size=max(1, len(texts)))
         return [{k: round(float(v), 4) for k, v in d.cats.items()} for d in docs]
 

@@ -2,7 +2,8 @@
 
 Each shortcut taken for speed (enrich.validators' national-number precheck, enrich.pii's scan
 probes, enrich.pagekind's one-pass sentence count) is compared with the computation it replaces,
-on real phone-number metadata and on generated strings.
+on real phone-number metadata and on generated strings; the offer classifier's vocabulary stays
+bounded without changing a score.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import phonenumbers
 import pytest
 
 import configs
-from enrich import pagekind, pii
+from enrich import Tagger, pagekind, pii
 from enrich import validators as v
 from enrich.scan import load_config
 
@@ -105,3 +106,21 @@ def test_sentence_count_in_one_pass() -> None:
     for _ in range(50_000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
         assert len(pagekind._SENTENCE_STOP.findall(text)) == reference(text), text
+
+
+def test_classifier_vocabulary_stays_bounded_with_the_same_scores() -> None:
+    """The offer classifier's own vocabulary (outside the pipeline's memory zone) is reloaded
+    after max_new_strings new strings: memory stays bounded, the scores do not change."""
+    tagger, fresh = Tagger.load(), Tagger.load()
+    clf = tagger.classifier
+    baseline = len(clf.textcat_nlp.vocab.strings)
+    clf.max_new_strings, clf.strings_limit = 300, baseline + 300
+    pages = [f"buy w{i}x{j} cocaine 1g $50 " + " ".join(f"v{i}y{k}" for k in range(40)) for i in range(60) for j in range(2)]
+    sizes = []
+    for start in range(0, len(pages), 10):
+        batch = pages[start : start + 10]
+        assert clf.scores(batch) == fresh.classifier.scores(batch)
+        sizes.append(len(clf.textcat_nlp.vocab.strings))
+    assert max(sizes) <= baseline + 300 + 10 * 45  # at most one batch past the limit
+    assert min(sizes[3:]) < max(sizes)  # it was reloaded, not grown without end
+    assert tagger.tag_many(pages[:20]) == fresh.tag_many(pages[:20])
