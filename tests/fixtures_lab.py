@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,19 @@ def site(lab_state: dict, role: str) -> dict:
     named after the role."""
     sites = [s for s in lab_state["sites"] if s["role"] == role]
     return next((s for s in sites if s["name"] == role), sites[0])
+
+
+def wait_lab_reachable(lab_state: dict, roles: list[str] | None = None, timeout: float = 120) -> float:
+    """Wait until the lab onions of these roles (all by default) answer through the lab's
+    Tor client; seconds waited. A module that starts late in a long session meets a lab whose
+    descriptors other tests re-published (walls, stop/start-site): its own crawl should not
+    be the first to find out. Raises TimeoutError naming the sites that never answered."""
+    from lab import control
+
+    chosen = [s["onion"] for s in lab_state["sites"] if roles is None or s["role"] in roles]
+    started = time.monotonic()
+    control.wait_reachable(lab_state, chosen, int(lab_state["socks"][0].rsplit(":", 1)[1]), timeout)
+    return time.monotonic() - started
 
 
 def read_jsonl(path: Path) -> list[dict]:

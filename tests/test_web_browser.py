@@ -26,7 +26,7 @@ import pytest
 
 from onionwatch import es_server
 from procs import free_ports
-from tests.fixtures_lab import REPO, lab_env, run_onionwatch, site
+from tests.fixtures_lab import REPO, lab_env, run_onionwatch, site, wait_lab_reachable
 
 pytestmark = pytest.mark.slow
 
@@ -107,12 +107,15 @@ def served(lab: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict
     proc = None
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
+        waited = wait_lab_reachable(lab)
+        print(f"\n[web] every lab onion answered after {waited:.1f} s")
         started = time.monotonic()
         crawl = run_onionwatch(["crawl", "--seeds", seeds, "--timeout", "8", "--summary-json",
                                 "-s", "ONIONWATCH_MAX_PAGES_PER_ONION=40"], env, timeout=900)
         (ARTIFACTS / "crawl.log").write_text(crawl.stderr)
         summary = json.loads(crawl.stdout[crawl.stdout.index("{"):]) if "{" in crawl.stdout else {}
-        assert summary.get("stored", 0) > 50, crawl.stderr[-3000:]
+        (ARTIFACTS / "crawl-summary.json").write_text(json.dumps(summary, indent=1))
+        assert summary.get("stored", 0) > 50, (summary.get("failure_reasons") or summary, crawl.stderr[-3000:])
         timings = {"crawl_s": round(time.monotonic() - started, 1)}
         extras: dict[str, bool] = {}
         if _has_command(env, "check"):
