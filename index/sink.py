@@ -125,12 +125,11 @@ class IndexSink:
             self.writer = self._new_writer()
 
     def _setup(self) -> None:
-        if self._ready and self._layout_on is not None and self.identity() != self._layout_on:
-            self._ready = False  # another server process answers now: it may have lost the layout
-        if not self._ready:
+        answering = self.identity()  # another server process than the layout's may have lost it
+        if not self._ready or answering != self._layout_on:
             setup(self.writer.es, self.names, self.config_dir)
             self._ready = True
-            self._layout_on = self.identity()
+            self._layout_on = answering
 
     def store(self, records: list[Mapping[str, Any]]) -> list[str | None]:
         """Store a batch now; one error (or None) per record."""
