@@ -63,6 +63,14 @@ class BackoffState:
         with self._lock:
             self.db.execute("DELETE FROM backoff WHERE onion = ?", (onion,))
 
+    def record(self, onion: str, verdict: str) -> None:
+        """A lookup's verdict: not found starts (or lengthens) the back-off, found clears it;
+        no answer changes nothing."""
+        if verdict == NOT_FOUND:
+            self.dead(onion, "onion_descriptor_not_found")
+        elif verdict == FOUND:
+            self.alive(onion)
+
     def failures(self, onion: str) -> int:
         row = self.db.execute("SELECT failures FROM backoff WHERE onion = ?", (onion,)).fetchone()
         return row[0] if row else 0
@@ -162,7 +170,6 @@ class PrefilterResult:
     verdicts: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     lookups: int = 0
-    in_flight: int = 0  # lookups at once: the asked parallelism capped by Tor's (DescriptorLookup.run)
 
     def crawl(self) -> set[str]:
         return {o for o, v in self.verdicts.items() if v in (FOUND, UNKNOWN)}
@@ -186,13 +193,9 @@ def prefilter(onions: Iterable[str], control_addr: str, state: BackoffState | No
     for onion, verdict in found.items():
         result.verdicts[onion] = verdict
         if state is not None:
-            if verdict == NOT_FOUND:
-                state.dead(onion, "onion_descriptor_not_found")
-            elif verdict == FOUND:
-                state.alive(onion)
+            state.record(onion, verdict)
     result.seconds = time.monotonic() - started
     result.lookups = lookup.lookups
-    result.in_flight = lookup.in_flight
     return result
 
 
@@ -293,12 +296,10 @@ class PrefilterStartMiddleware:
                     onion, verdict = verdicts.get_nowait()
                 remaining.discard(onion)
                 stats.inc_value(f"onionwatch/prefilter/{verdict}")
+                if state is not None:
+                    state.record(onion, verdict)
                 if verdict == NOT_FOUND:
-                    if state is not None:
-                        state.dead(onion, "onion_descriptor_not_found")
                     continue
-                if verdict == FOUND and state is not None:
-                    state.alive(onion)
                 for request in parked[onion]:
                     yield request
         finally:
