@@ -12,6 +12,7 @@ Layout (prefix defaults to ``onionwatch``):
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -87,6 +88,7 @@ def parse_time(value: str) -> datetime:
     return dt.astimezone(timezone.utc)
 
 
+@functools.lru_cache(maxsize=8192)  # a batch's records share a few timestamps, each asked several times
 def month_partition(timestamp: str) -> str:
     """Partition suffix ``YYYY.MM`` of a document time, in UTC."""
     return parse_time(timestamp).strftime("%Y.%m")

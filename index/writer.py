@@ -51,8 +51,7 @@ from tenacity import (
 )
 
 from index import schema
-from index.names import PAGES, Names
-from index.names import month_partition as _month_partition
+from index.names import PAGES, Names, month_partition
 from index.names import parse_time as _parse_time
 from index.snapshots import seal
 
@@ -118,12 +117,6 @@ def _clean_reason(error: Any) -> str:
     else:
         text = _PREVIEW_RE.sub("", str(error))
     return text[:500]
-
-
-@functools.lru_cache(maxsize=8192)
-def month_partition(value: str) -> str:
-    """names.month_partition, remembered (one strftime per distinct time, not per record)."""
-    return _month_partition(value)
 
 
 @functools.lru_cache(maxsize=8192)
