@@ -46,8 +46,11 @@ def test_dense_text_costs_linear_cpu(nlp):
     """4x the text must cost about 4x the CPU (it cost 30x before the pairing steps were indexed)."""
     small, large = dense_text(50_000), dense_text(200_000)
     _cpu(nlp, small)  # warm
+    # best of two on both sides: a one-off cost inside a timed call (the offer classifier reloads
+    # its model after 200,000 new strings, wherever the session's tagging has got to) is not tagging
     t_small = min(_cpu(nlp, small)[0] for _ in range(2))
-    t_large, result = _cpu(nlp, large)
+    (t_large, result), (t_again, _) = _cpu(nlp, large), _cpu(nlp, large)
+    t_large = min(t_large, t_again)
     assert len(result["entities"]) > 1500 and len(result["offers"]) > 1000  # really dense
     assert t_large / t_small < 7, (t_small, t_large)
 
