@@ -1,5 +1,6 @@
-"""HTML → title, visible text, links. Bounded: text and link lists are capped so a
-hostile page can't blow up a record."""
+"""HTML → title, visible text, links, and a page-kind hint from the structure
+(crawler.structure). Bounded: text and link lists are capped so a hostile page can't blow up
+a record."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass, field
 
 import lxml.html
 from lxml import etree
+
+from crawler.structure import structure_hint
 
 DROP_TAGS = ("script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "embed")
 BLOCK_TAGS = (
@@ -28,6 +31,7 @@ class Extracted:
     text: str = ""
     links: list[str] = field(default_factory=list)
     lang: str = ""
+    kind: str | None = None  # the page kind its structure shows (listing, shop, forum, paste), or None
 
 
 def extract(html: str, base_url: str, max_text: int = 500_000, max_links: int = 1000) -> Extracted:
@@ -56,6 +60,7 @@ def extract(html: str, base_url: str, max_text: int = 500_000, max_links: int = 
             links.append(url)
             if len(links) >= max_links:
                 break
+    kind = structure_hint(root)  # before scripts go: JSON-LD lives in them
     for el in list(root.iter(*DROP_TAGS)):
         el.drop_tree()
     for el in root.iter(*BLOCK_TAGS):
@@ -66,4 +71,4 @@ def extract(html: str, base_url: str, max_text: int = 500_000, max_links: int = 
     # the tagger reads as a row (a personal record's fields are masked by their row)
     lines = (_SPACES.sub(_blank, line).strip() for line in raw.split("\n"))
     text = "\n".join(line for line in lines if line)
-    return Extracted(title=title, text=text[:max_text], links=links, lang=lang)
+    return Extracted(title=title, text=text[:max_text], links=links, lang=lang, kind=kind)

@@ -106,6 +106,12 @@ def _shallow(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
+# A transient key the spider puts on a record's dict (never a PageRecord field, so the cut to
+# the record's shape drops it before anything is stored): the page kind the page's HTML
+# structure shows (crawler.structure), which the enricher named by ONIONWATCH_ENRICHER passes to
+# the tagger as its page-kind hint (enrich.records.RecordEnricher reads the same name).
+KIND_HINT = "kind_hint"
+
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(PageRecord))
 NESTED: dict[str, type] = {"entities": Entity, "offers": Offer, "evidence": Evidence}
 STORED_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(PageRecord) if f.metadata.get("stored", True))

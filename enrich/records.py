@@ -15,6 +15,8 @@ import configs
 from enrich.protect import protect
 from enrich.tagger import Tagger
 
+KIND_HINT = "kind_hint"  # the crawler's name for it is crawler.items.KIND_HINT (tests keep them equal)
+
 
 class _Settings(Protocol):
     def get(self, name: str, default: Any = None) -> Any: ...
@@ -28,7 +30,13 @@ class RecordEnricher:
     """Tags and protects records in place: ``text`` becomes the redacted text, and
     ``categories``, ``entities``, ``offers``, ``evidence``, ``page_kind``, ``model_version``
     (the offer classifier's, so a re-tag is traceable) and ``lang`` when the tagger is sure
-    are set. A record that failed or has no text gets empty lists (and no page kind)."""
+    are set. A record that failed or has no text gets empty lists (and no page kind).
+
+    ``kind_hint`` (KIND_HINT), a transient key the crawler may put on a record: the page kind
+    the page's HTML structure shows (``listing``, ``shop``, ``forum``, ``paste``; crawler's
+    structure module). It goes to the tagger as the page-kind hint (a valid kind wins over the
+    text's guess, see enrich.pagekind) and is not a stored field: the crawl's cut to the page
+    record drops it. Without it the text decides."""
 
     def __init__(self, tagger: Tagger, key: bytes) -> None:
         if not key:
@@ -47,7 +55,7 @@ class RecordEnricher:
 
     def __call__(self, records: list[dict[str, Any]]) -> None:
         todo = [r for r in records if not r.get("failure") and r.get("text")]
-        for record, result in zip(todo, self.tagger.tag_many([r["text"] for r in todo])):
+        for record, result in zip(todo, self.tagger.tag_many([_tag_input(r) for r in todo])):
             text, entities = protect(record["text"], result["entities"], self.key)
             record.update(
                 text=text,
@@ -63,3 +71,9 @@ class RecordEnricher:
         for record in records:
             for name in ("categories", "entities", "offers", "evidence"):
                 record.setdefault(name, [])
+
+
+def _tag_input(record: dict[str, Any]) -> str | tuple[str, str]:
+    """The record's text, paired with the crawler's structural page-kind hint when it has one."""
+    hint = record.get(KIND_HINT)
+    return (record["text"], hint) if isinstance(hint, str) and hint else record["text"]

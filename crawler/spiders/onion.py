@@ -16,7 +16,7 @@ import scrapy
 from scrapy.http import TextResponse
 
 from crawler.extract import extract
-from crawler.items import PageRecord
+from crawler.items import KIND_HINT, PageRecord
 from crawler.known import journaled_pages
 from crawler.onion import find_onions, onion_of_url
 from crawler.outcomes import failure_reason
@@ -149,7 +149,10 @@ class OnionSpider(scrapy.Spider):
         onions = find_onions(" ".join(page.links) + "\n" + page.text)
         record.title, record.text, record.links, record.onion_links = page.title, page.text, page.links, onions
         record.lang = page.lang or "und"
-        yield record.to_dict()
+        item = record.to_dict()
+        if page.kind:
+            item[KIND_HINT] = page.kind  # transient: the enricher reads it, the cut to PageRecord drops it
+        yield item
         yield from self._follow(onion, depth, page.links, onions)
 
     def _follow(self, onion: str, depth: int, links: list[str], onions: list[str], *, replay: bool = False):
