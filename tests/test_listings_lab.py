@@ -180,6 +180,24 @@ def test_recrawl_changes_no_counts_and_a_price_change_gives_two_points(crawled: 
     assert all(len(h["prices"]) <= 1 for h in unchanged)
 
 
+def test_dream_bazaar_pages_are_stored_with_the_page_kind_their_structure_shows(crawled: dict[str, Any]) -> None:
+    """The crawler's structural hint (crawler/structure.py) reaches the stored page: every
+    category table of the table layout is a shop, every item page with a stated price a listing
+    (their text alone reads as a shop: a price, a seller, shipping)."""
+    from urllib.parse import urlsplit
+
+    bazaar = crawled["onions"]["bazaar"]
+    hits = _json(crawled["env"], "search", "--onion", bazaar, "--size", "500")["hits"]
+    kinds = {urlsplit(h["url"])._replace(scheme="", netloc="").geturl(): h["page_kind"] for h in hits}
+    listings = REPO / "configs" / "lab" / "bazaar" / "listings"
+    priced = {f"/item/{p.stem}" for p in listings.glob("*.yaml")
+              if any(ch.isdigit() for ch in str(yaml.safe_load(p.read_text(encoding="utf-8")).get("price_text", "")))}
+    browse = sorted(p for p in kinds if p.startswith("/browse/"))
+    assert browse and {kinds[p] for p in browse} == {"shop"}, {p: kinds[p] for p in browse}
+    assert priced and priced <= set(kinds), sorted(priced - set(kinds))[:5]
+    assert {kinds[p] for p in priced} == {"listing"}, {p: kinds[p] for p in priced if kinds[p] != "listing"}
+
+
 def test_the_shipped_rule_alerts_once_per_leaked_data_listing(crawled: dict[str, Any]) -> None:
     (summary,) = [s for s in crawled["alerts"] if s["rule"] == "new leaked-data sale"]
     leaked = [h for h in crawled["after_first"]["listings"]["hits"] if h["category"] == "leaked_data"]
