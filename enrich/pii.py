@@ -39,6 +39,14 @@ _NUM = re.compile(
     rf"(?:[ ]?(?:x|ext\.?)[ ]?\d{{1,5}})?(?![{_A}@]|[.\-/]\d|,\d{{1,3}}(?!\d))"
 )
 _DIGITS = re.compile(r"\d+")
+# _NUM opens with look-behinds, so a plain scan attempts it at every character. Every match is six
+# digits or more, one to the next at most two of " .-()" apart (the probe below, which opens with a
+# digit), and is made only of digits and the characters of _NUM_CHARS: it lies inside one maximal
+# run of those. _numbers scans only the runs that hold a probe hit (see there).
+_NUM_PROBE = re.compile(r"\d(?:[ .\-()]{0,2}\d){5}")
+_NUM_CHARS = " .-()+xet"
+_NUM_RUN_END = re.compile(r"[^\d .\-()+xet]")
+_NUM_LOOKAHEAD = 5  # _NUM's look-ahead after a match reads at most this many characters
 # magnetic-stripe track data: track 1 (%B PAN ^ NAME ^ YYMM service discretionary ?) and track 2
 # (; PAN = YYMM service discretionary ?); the PAN is Luhn-checked, the whole track is one entity
 _TRACK1 = re.compile(r"%?[Bb](\d{12,19})\^[^^\n]{2,26}\^\d{4}[^?\s|,;]{0,80}\??")
@@ -122,6 +130,9 @@ class PiiFinder:
         keys = pii.get("password_keys") or []
         self.password_probe = tuple(k.lower() for k in keys)
         self.password = re.compile(rf"(?<![^\W\d_])(?:{_alternation(keys)})[ \t]*[:=][ \t]*([^\s]{{1,64}})") if keys else None
+        # the same without its opening look-behind: it opens with the keys' first letters, which
+        # the regex engine skips ahead to (see _not_after_letter)
+        self.password_field = re.compile(rf"(?:{_alternation(keys)})[ \t]*[:=][ \t]*([^\s]{{1,64}})") if keys else None
         self.min_score = float(settings["min_score"])
         self.window = int(settings["context_chars"])
         self.boost = float(settings["context_boost"])
@@ -166,7 +177,7 @@ class PiiFinder:
         found += self._ips(text, low)
         found += [self._scored("SG_NRIC_FIN", low, m.start(), m.end()) for m in _finditer(_SG, text) if v.is_sg_nric_fin(m.group())]
         regions = self._regions(lang)
-        for m in _NUM.finditer(text):
+        for m in _numbers(text):
             found += self._number(m.group(), m.start(), low, regions)
         found += self._tracks(text)
         kept = _resolve([e for e in found if e.score >= self.min_score])
@@ -183,7 +194,7 @@ class PiiFinder:
         if self.password is None or not any(k in low for k in self.password_probe):
             return []
         taken = SpanIndex((e.start, e.end) for e in kept)
-        return [Entity("PASSWORD", m.start(1), m.end(1), 0.9) for m in self.password.finditer(low)
+        return [Entity("PASSWORD", m.start(1), m.end(1), 0.9) for m in _not_after_letter(self.password_field, low)
                 if not taken.overlaps(m.start(1), m.end(1))]
 
     def _card_fields(self, text: str, low: str, entities: list[Entity]) -> list[Entity]:
@@ -371,6 +382,45 @@ def _finditer(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
     """pattern.finditer(text), or nothing at once when the pattern's probe finds nothing."""
     probe = _PROBES.get(pattern)
     return pattern.finditer(text) if probe is None or probe.search(text) else iter(())
+
+
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def _not_after_letter(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """What re.compile(r"(?<![^\W\d_])" + pattern.pattern).finditer(text) gives (pattern matches
+    no empty string): a match is kept unless a letter precedes it, and the search goes on from
+    the next character after a dropped one, from the end of a kept one."""
+    pos = 0
+    while (m := pattern.search(text, pos)) is not None:
+        start = m.start()
+        if start and _LETTER.match(text, start - 1):
+            pos = start + 1
+            continue
+        yield m
+        pos = m.end()
+
+
+def _numbers(text: str) -> Iterator[re.Match[str]]:
+    """_NUM.finditer(text), scanning only the runs of digits and _NUM_CHARS that hold a probe hit.
+
+    The same matches: a match lies inside one run (its characters are all run characters), and a
+    run holding a match holds a probe hit. Each run is scanned from its first character (no match
+    of a plain scan is cut) to a few characters past its end, so the look-ahead after a match sees
+    what a plain scan sees; a match cannot start in those few characters (it needs six digits).
+    The look-behinds see the text before the run (`pos` does not hide it)."""
+    n = len(text)
+    done = 0  # the scanned runs end before this
+    for hit in _NUM_PROBE.finditer(text):
+        lo = hit.start()
+        if lo < done:
+            continue
+        while lo > done and (text[lo - 1] in _NUM_CHARS or text[lo - 1].isdecimal()):
+            lo -= 1
+        end = _NUM_RUN_END.search(text, hit.end())
+        hi = end.start() if end else n
+        yield from _NUM.finditer(text, lo, min(n, hi + _NUM_LOOKAHEAD + 1))
+        done = hi
 
 
 def _whole_field(low: str, start: int, end: int) -> bool:

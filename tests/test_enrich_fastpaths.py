@@ -124,3 +124,51 @@ def test_classifier_vocabulary_stays_bounded_with_the_same_scores() -> None:
     assert max(sizes) <= baseline + 300 + 10 * 45  # at most one batch past the limit
     assert min(sizes[3:]) < max(sizes)  # it was reloaded, not grown without end
     assert tagger.tag_many(pages[:20]) == fresh.tag_many(pages[:20])
+
+
+def test_number_scan_of_runs_gives_the_plain_scans_matches() -> None:
+    """enrich.pii._numbers scans only the digit runs that hold a probe hit: the same matches as
+    _NUM.finditer over the whole text, on generated phone, card and ID shapes and their edges."""
+    rng = random.Random(17)
+    pieces = ["1", "23", "456", "0", "00", "+", " ", ".", "-", "(", ")", "/", ",", "x", "ext", "e", "t", "a", "Z",
+              "\u0663", "\u0e51", "\n", "@", "#", "12345", "1,234", "4111 1111", "(02) ", "+65 ", "  "]
+    hits = 0
+    for _ in range(60_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 24)))
+        expected = [m.span() for m in pii._NUM.finditer(text)]
+        assert [m.span() for m in pii._numbers(text)] == expected, text
+        hits += bool(expected)
+    assert hits > 2000
+
+
+def test_negation_look_skips_only_stretches_without_a_match() -> None:
+    """A stretch the verb look turns away (enrich.pipeline's _may_negate) has no negated sale
+    phrase the token matcher would find."""
+    core = Tagger.load(classifier="").core
+    cues = core.data["cues"]["negation"]
+    words = cues["negators"][:6] + cues["sale_verbs"][:8] + ["ivory", "Σ", "ΣELL", "SELL", "Sell", "do", "we", "never",
+                                                               "it", "n't", "-", ".", "cocaine", "x"]
+    rng = random.Random(23)
+    skipped = found = 0
+    for _ in range(4000):
+        stretch = " ".join(rng.choice(words) for _ in range(rng.randint(1, 7)))
+        matches = core._negations(core.tokenizer(stretch), 0)
+        found += bool(matches)
+        if not core._may_negate(stretch):
+            skipped += 1
+            assert not matches, stretch
+    assert skipped > 200 and found > 200
+
+
+def test_password_scan_without_look_behind_gives_the_same_matches() -> None:
+    finder = Tagger.load(classifier="").core.scanner.pii
+    rng = random.Random(29)
+    pieces = ["password", "pass", "passwd", "pwd", "sandi", "kata sandi", "密码", "x", "_", "1", "\u00b2", " ", "\t", ":", "=",
+              "é", "abc", "\n", "pass:", "mật khẩu"]
+    hits = 0
+    for _ in range(40_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        expected = [m.span(1) for m in finder.password.finditer(text)]
+        assert [m.span(1) for m in pii._not_after_letter(finder.password_field, text)] == expected, text
+        hits += bool(expected)
+    assert hits > 2000
