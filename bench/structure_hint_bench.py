@@ -7,10 +7,12 @@ how many pages get a hint, by site and kind, which pages' page kind and categori
 what the structure pass costs beside the extraction it is part of.
 
   .venv/bin/python bench/structure_hint_bench.py            # re-runs itself under unshare -n
+  .venv/bin/python bench/structure_hint_bench.py --apps     # also the real django-oscar and pinnwand
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections import Counter, defaultdict
@@ -67,6 +69,58 @@ def cueless(enricher: Any) -> None:
         print(f"  {url}: text said {kind} {before} -> {after}")
 
 
+def app_pages(work: Path) -> list[dict[str, Any]]:
+    """Pages of the lab's real apps (django-oscar shop, pinnwand pastebin; installed with
+    `python -m lab.apps install`), their runners started on 127.0.0.1 without Tor, seeded as
+    `lab up --apps` seeds them: the front page, every seeded item and the shop's category pages,
+    each with its truth kind (drugs, leaked_data, other)."""
+    import os
+    import re
+    import signal
+    import subprocess
+
+    import requests
+
+    from lab import apps, default_configs_dir, fake_onion
+    from procs import free_ports
+
+    specs = apps.resolve(["oscar", "pinnwand"])
+    ports = dict(zip((s.name for s in specs), free_ports(len(specs))))
+    onion_of = {s.role: fake_onion(s.name) for s in specs}
+    procs, out = [], []
+    try:
+        started = []
+        for spec in specs:
+            data = work / "apps" / spec.name
+            cfg, truth = apps._app_config(spec, work, ports[spec.name], onion_of[spec.role], onion_of,
+                                          default_configs_dir(), None, [])
+            (data / "app.json").write_text(json.dumps(cfg, ensure_ascii=False), encoding="utf-8")
+            log, err = data / "runner.out", data / "app.log"
+            with open(log, "wb") as o, open(err, "ab") as e:
+                proc = subprocess.Popen([apps.python_of(spec), str(apps.RUN_DIR / spec.runner), "--config", str(data / "app.json")],
+                                        stdout=o, stderr=e, stdin=subprocess.DEVNULL, cwd=data, start_new_session=True,
+                                        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(data), "LANG": "C.UTF-8"})
+            procs.append(proc)
+            started.append((spec, proc, log, err, truth))
+        for spec, proc, log, err, truth in started:
+            ready = apps._wait_local(spec, proc, ports[spec.name], log, err, 300)
+            base = f"http://127.0.0.1:{ports[spec.name]}"
+            kind_of = {t.get("path") or ready["products"][t["upc"]]: t["kind"] for t in truth}
+            paths = ["/", *kind_of]
+            if spec.name == "oscar":
+                home = requests.get(base + "/", timeout=60).text
+                paths += sorted(set(re.findall(r'href="(/catalogue/category/[^"]+)"', home))) + ["/catalogue/"]
+            for path in paths:
+                r = requests.get(base + path, timeout=60)
+                if r.status_code == 200 and "html" in r.headers.get("Content-Type", ""):
+                    out.append({"site": f"app-{spec.name}", "role": spec.role, "path": path, "onion": onion_of[spec.role],
+                                "html": r.text, "truth": kind_of.get(path)})
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+    return out
+
+
 def main() -> None:
     ensure_isolated()
     import lxml.html
@@ -79,6 +133,11 @@ def main() -> None:
     from enrich.tagger import Tagger
 
     pages = lab_pages()
+    if "--apps" in sys.argv[1:]:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="structure-bench-") as work:
+            pages += app_pages(Path(work))
     rules()  # loaded once, outside the timings
     extracted = [extract(p["html"], f"http://{p['onion']}{p['path']}") for p in pages]
     roots = [lxml.html.document_fromstring(p["html"]) for p in pages]
@@ -117,7 +176,7 @@ def main() -> None:
         if a["categories"] != b["categories"]:
             c["cats_changed"] += 1
             changed.append((p["site"], p["path"], e.kind, a.get("page_kind"), a["categories"], b["categories"]))
-    kinds = ["listing", "shop", "forum", "paste", "none"]
+    kinds = ["listing", "shop", "forum", "none"]
     head = f"{'site (role)':28} {'pages':>5} " + " ".join(f"{k:>7}" for k in kinds) + f" {'kind chg':>8} {'cats chg':>8}"
     print(head)
     print("-" * len(head))
@@ -134,6 +193,14 @@ def main() -> None:
     print(f"\ncategories changed by the hint: {len(changed)} page(s)")
     for site, path, hint, text_kind, before, after in changed:
         print(f"  {site}{path}  hint={hint} (text said {text_kind})  {before} -> {after}")
+    truth = [(p, a, b) for p, a, b in zip(pages, plain, hinted) if p.get("truth")]
+    if truth:
+        print("\nlab apps, seeded items tagged with their truth category (other: tagged leaked_data), without / with the hint:")
+        for site, kind in sorted({(p["site"], p["truth"]) for p, _, _ in truth}):
+            rows = [(a, b) for p, a, b in truth if (p["site"], p["truth"]) == (site, kind)]
+            want = "leaked_data" if kind == "other" else kind
+            print(f"  {site:14} {kind:12} {sum(want in a['categories'] for a, _ in rows):3d} / "
+                  f"{sum(want in b['categories'] for _, b in rows):3d} of {len(rows)}")
     cueless(enricher)
     n = len(pages)
     print(f"\nCPU, best of 5: extract() {t_extract / n * 1e3:.3f} ms/page (structure pass included), the structure "

@@ -31,7 +31,7 @@ class Extracted:
     text: str = ""
     links: list[str] = field(default_factory=list)
     lang: str = ""
-    kind: str | None = None  # the page kind its structure shows (listing, shop, forum, paste), or None
+    kind: str | None = None  # the page kind its structure shows (listing, shop, forum), or None
 
 
 def extract(html: str, base_url: str, max_text: int = 500_000, max_links: int = 1000) -> Extracted:

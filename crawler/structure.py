@@ -4,12 +4,12 @@ On a market listing the commodity alone is the offer; on a forum post it needs s
 text alone often cannot tell ("ARCTIC WOLF HEROIN 0.5G AAA+" over a long description reads
 like prose), but the HTML can: schema.org Product/Offer items, a table whose header names a
 price column, repeated blocks that each hold a link and a price, a product page's own markup,
-forum or paste software's post markup. The hint is given only when the structure says so
-unambiguously; otherwise there is none and the tagger decides from the text.
+forum software's post markup. The hint is given only when the structure says so
+unambiguously; otherwise there is none and the tagger decides from the text (paste pages too:
+configs/structure.yaml says why).
 
 The names are the tagger's page kinds (enrich.pagekind.KINDS; tests/test_structure.py keeps
-them in step): ``listing`` (one item's page), ``shop`` (several priced items), ``forum``,
-``paste``. The markers are data (configs/structure.yaml). Works on the tree the extractor
+them in step): ``listing`` (one item's page), ``shop`` (several priced items), ``forum``. The markers are data (configs/structure.yaml). Works on the tree the extractor
 already parsed (no second parse) and is bounded: one pass over at most ``max_elements``
 elements, capped JSON-LD, tables, rows and block text.
 """
@@ -28,7 +28,7 @@ import yaml
 
 import configs
 
-HINTS = ("listing", "shop", "forum", "paste")
+HINTS = ("listing", "shop", "forum")
 _BLOCK_ITEMS = frozenset(("li", "div", "article", "section", "p", "dl"))
 _SHORT = 48  # a price "standing alone": in a text node of at most this many characters
 _LABEL_STRIP = " :：*#\u00a0\t\r\n"
@@ -51,9 +51,6 @@ class StructureRules:
     min_posts: int
     blog_classes: frozenset[str]
     blog_generators: tuple[str, ...]
-    paste_generators: tuple[str, ...]
-    paste_classes: frozenset[str]
-    paste_ids: frozenset[str]
     product_types: frozenset[str]
     offer_types: frozenset[str]
     listing_classes: frozenset[str]
@@ -68,7 +65,7 @@ class StructureRules:
         cfg = yaml.safe_load((base / "structure.yaml").read_text(encoding="utf-8"))
         market = yaml.safe_load((base / "tagger" / "market.yaml").read_text(encoding="utf-8"))
         labels = yaml.safe_load((base / "listings" / "extract.yaml").read_text(encoding="utf-8"))["labels"]
-        forum, paste, listing = cfg["forum"], cfg["paste"], cfg["listing"]
+        forum, listing = cfg["forum"], cfg["listing"]
         return cls(
             forum_generators=_words(forum["generators"]),
             forum_classes=frozenset(forum["classes"]),
@@ -78,9 +75,6 @@ class StructureRules:
             min_posts=int(forum["min_posts"]),
             blog_classes=frozenset(forum["blog_classes"]),
             blog_generators=_words(forum["blog_generators"]),
-            paste_generators=_words(paste["generators"]),
-            paste_classes=frozenset(paste["classes"]),
-            paste_ids=frozenset(paste["ids"]),
             product_types=frozenset(listing["product_types"]),
             offer_types=frozenset(listing["offer_types"]),
             listing_classes=frozenset(listing["classes"]),
@@ -133,7 +127,6 @@ class _Seen:
     forum_marks: int = 0
     post_ids: int = 0
     blog: bool = False
-    paste_marks: int = 0
     listing_marks: int = 0
     items: int = 0  # schema.org products (and offers outside a product)
 
@@ -293,7 +286,6 @@ def structure_hint(root: Any, r: StructureRules | None = None) -> str | None:
         if classes:
             tokens = set(classes.split())
             seen.forum_marks += bool(tokens & r.forum_classes)
-            seen.paste_marks += bool(tokens & r.paste_classes)
             seen.listing_marks += bool(tokens & r.listing_classes)
             seen.blog = seen.blog or bool(tokens & r.blog_classes)
         ident = el.get("id")
@@ -302,8 +294,6 @@ def structure_hint(root: Any, r: StructureRules | None = None) -> str | None:
                 seen.forum_marks += 1
             elif r.post_ids.match(ident):
                 seen.post_ids += 1
-            elif ident in r.paste_ids:
-                seen.paste_marks += 1
         kinds = el.get("itemtype") or el.get("typeof")
         if kinds:
             names = set(_type_names(kinds))
@@ -317,8 +307,6 @@ def structure_hint(root: Any, r: StructureRules | None = None) -> str | None:
     blog = seen.blog or any(g in gen for g in r.blog_generators)
     if seen.forum_marks or any(g in gen for g in r.forum_generators) or (seen.post_ids >= r.min_posts and not blog):
         return "forum"
-    if seen.paste_marks or any(g in gen for g in r.paste_generators):
-        return "paste"
     _jsonld(jsonld, r, seen)
     _microdata(products, offers, seen)
     if seen.items:

@@ -33,7 +33,7 @@ class RecordEnricher:
     are set. A record that failed or has no text gets empty lists (and no page kind).
 
     ``kind_hint`` (KIND_HINT), a transient key the crawler may put on a record: the page kind
-    the page's HTML structure shows (``listing``, ``shop``, ``forum``, ``paste``; crawler's
+    the page's HTML structure shows (``listing``, ``shop``, ``forum``; the crawler's
     structure module). It goes to the tagger as the page-kind hint (a valid kind wins over the
     text's guess, see enrich.pagekind) and is not a stored field: the crawl's cut to the page
     record drops it. Without it the text decides."""

@@ -102,12 +102,12 @@ def test_a_blog_is_not_a_forum() -> None:
     assert hint(page(wordpress.replace(" type-post hentry", ""), head='<meta name="generator" content="WordPress 6.4">')) is None
 
 
-def test_paste_software_is_a_paste() -> None:
+def test_paste_software_is_left_to_the_text() -> None:
+    """configs/structure.yaml: a "paste" hint cost a leaked-data paste its tag on the lab's pinnwand."""
     pinnwand = page("""<main class="paste-show"><div class="paste-meta"><p>This paste never expires.</p></div>
       <div class="file-container"><div class="files"><div id="ab12" class="file-show lang-text code single">
       <div class="code"><pre>user:pass</pre></div></div></div></div></main>""")
-    assert hint(pinnwand) == "paste"
-    assert hint(page("<div id='cipherdata' class='hidden'>{...}</div>")) == "paste"
+    assert hint(pinnwand) is None
 
 
 # -- no hint -------------------------------------------------------------------------------------
