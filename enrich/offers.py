@@ -21,6 +21,7 @@ lexicon term fired; its evidence is the title it scored.
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +34,11 @@ _SALE_KINDS = {"sale_cue": 1.0, "price": 1.5, "quantity": 0.5}
 _DESCRIBED_MIN = 0.4
 _DESCRIBED_HEAD = 300
 COMMERCIAL = ("listing", "shop")
+# quoted speech: an opening quote right before a word, a closing one right after (inch marks
+# such as 2" x 3" are not quotes); ≥ _DIALOGUE_SHARE of the text in ≥ 2 quotes is a narrative
+# (fiction, an undercover report), whatever the page's prices and cue words look like
+_QUOTE = re.compile(r'“[^”\n]{10,800}”|「[^」\n]{10,800}」|(?<![\w"])"(?=[^\s"\d])[^"\n]{10,800}(?<=[^\s"])"(?!\w)')
+_DIALOGUE_SHARE = 0.3
 INFO_CATEGORIES = ("drugs", "leaked_data")  # categories whose guides are sold as e-books
 
 
@@ -73,6 +79,15 @@ def decide(
     commercial = kind in COMMERCIAL
     text = analysis.text
     sale_cues, neg, amounts = _evidence(analysis)
+    quotes = _quotes(text) if kind != "shop" and any(t.kind == "commodity" for t in analysis.terms) else []
+    if len(quotes) >= 2 and analysis.page_kind.reason != "hint" and sum(e - s for s, e in quotes) >= _DIALOGUE_SHARE * len(text):
+        kind, commercial = "news", False  # a narrative quoting people, not the seller's own page
+    if quotes and not commercial:
+        # on a page that is not a shop or listing, sale words and prices inside quotation marks
+        # are what someone is reported to have said
+        quoted = SpanIndex(quotes)
+        sale_cues = [e for e in sale_cues if not quoted.contains(e["start"], e["end"])]
+        amounts = [e for e in amounts if not quoted.contains(e["start"], e["end"])]
     # in news and other running prose that is not a shop, an amount is a fact being reported and
     # a word like "price" describes one: neither is sale evidence there
     reported = kind == "news" or (not commercial and analysis.page_kind.prose)
@@ -155,6 +170,7 @@ def decide(
     # commodity named near its top is the item on offer
     described_item = (
         kind == "other"
+        and not quotes
         and not analysis.negations
         and not any(t.kind == "negative_cue" for t in analysis.terms)
         and analysis.page_kind.scores.get("listing", 0.0) >= _DESCRIBED_MIN
@@ -263,6 +279,11 @@ def _same_line_near(text: str, a: Any, b: Any, reach: int) -> bool:
 
 _INFO_REACH = 400  # beyond this a guide word and a commodity are never "near" (_same_line_near's reach 80 + term lengths)
 _LONGEST_CUE = 200  # no cue or amount is longer: bounds the backwards search
+
+
+def _quotes(text: str) -> list[tuple[int, int]]:
+    """Spans of quoted speech (see _QUOTE)."""
+    return [m.span() for m in _QUOTE.finditer(text)]
 
 
 def _within(items: list[dict[str, Any]], starts: list[int], lo: int, hi: int) -> list[dict[str, Any]]:

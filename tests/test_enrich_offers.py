@@ -80,3 +80,30 @@ def test_price_and_quantity_belong_to_the_listing_they_follow() -> None:
     assert (by["rhino horn"]["price"], by["rhino horn"]["currency"], by["rhino horn"]["quantity"]) == (1.8, "BTC", 100.0)
     timber = next(o for o in offers if o["commodity"] != "rhino horn")
     assert (timber["price"], timber["currency"], timber["quantity"], timber["unit"]) == (0.35, "BTC", 2.0, "m³")
+
+
+# quoted speech (enrich.offers._QUOTE): text written for onionwatch
+DIALOGUE = (
+    '“This pair of mammoth ivory tusks is the treasure of my shop, 260 kg, HK$50,000,000,” the young man explained.\n'
+    '“Many customers want to buy them; the last bid was forty-five million, I will not keep them long,” he smiled.'
+)
+QUOTED_SELLER = (
+    "Along the row of gold shops, the owners talk openly about tiger teeth.\n"
+    '"Wrapped in 24 carat gold we usually sell one for $350," one owner whispered. Another keeps a stock of tiger skin wrapped in plastic.\n'
+    '"This tiger skin is $300, I can ship it tomorrow," he offered.'
+)
+INCH_MARKS = 'Carved mammoth ivory netsuke, 2" x 3", signed. For sale: $450, shipping worldwide.'
+
+
+def test_quoted_speech_is_reported_not_offered(tagger):
+    assert tagger.tag(DIALOGUE)["categories"] == []
+    assert tagger.tag(QUOTED_SELLER)["categories"] == []
+    assert tagger.tag(INCH_MARKS)["categories"] == ["wildlife"]  # inch marks are not quotes
+
+
+def test_quoted_speech_rule_is_what_decides(tagger, monkeypatch):
+    import enrich.offers as offers
+
+    monkeypatch.setattr(offers, "_quotes", lambda text: [])
+    assert tagger.tag(QUOTED_SELLER)["categories"] == ["wildlife"]
+    assert tagger.tag(DIALOGUE)["categories"] == ["wildlife"]
