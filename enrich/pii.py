@@ -56,7 +56,7 @@ _TRACK2 = re.compile(r";?(?<!\d)(\d{12,19})[=Dd]\d{4}\d{0,40}\??(?![\w])")
 # these open with a character class or a literal, which the regex engine skips ahead to. A page
 # where the probe finds nothing cannot hold a match, so its scan is skipped.
 _PROBES = {
-    _SG: re.compile(r"(?i)[STFGM]\d{7}"),
+    _SG: re.compile("[STFGMstfgm\u017f]\\d{7}"),  # what (?i)[STFGM] matches, spelt out: no case folding to do
     _IPV4: re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d"),
     _IPV6: re.compile(r":[0-9A-Fa-f]{0,4}:"),
     _IBAN_SPACED: re.compile(r"\d\d [A-Za-z0-9]{4} [A-Za-z0-9]{4}"),
@@ -177,9 +177,10 @@ class PiiFinder:
         found += self._ips(text, low)
         found += [self._scored("SG_NRIC_FIN", low, m.start(), m.end()) for m in _finditer(_SG, text) if v.is_sg_nric_fin(m.group())]
         regions = self._regions(lang)
-        for m in _numbers(text):
+        runs: list[tuple[int, int]] = []
+        for m in _numbers(text, runs):
             found += self._number(m.group(), m.start(), low, regions)
-        found += self._tracks(text)
+        found += self._tracks(text, runs)
         kept = _resolve([e for e in found if e.score >= self.min_score])
         extra = self._passwords(text, low, kept)
         if any(e.label in ROW_ANCHORS for e in kept):  # personal records and the card's own details
@@ -220,11 +221,13 @@ class PiiFinder:
                     out.append(Entity("CARD_DETAIL", start, end, 0.9))
         return out
 
-    def _tracks(self, text: str) -> list[Entity]:
+    def _tracks(self, text: str, runs: list[tuple[int, int]]) -> list[Entity]:
+        """`runs`: the digit runs _numbers scanned. Track 2's 12-19 digits are such a run (they
+        hold a probe hit), and the "=" or "D" after them ends it."""
         out = []
         if "^" in text:
             out += [Entity("CARD_TRACK", m.start(), m.end(), 1.0) for m in _TRACK1.finditer(text) if v.is_card(m.group(1))]
-        if "=" in text or "D" in text or "d" in text:
+        if any(hi < len(text) and text[hi] in "=Dd" for _, hi in runs):
             out += [Entity("CARD_TRACK", m.start(), m.end(), 1.0) for m in _finditer(_TRACK2, text) if v.is_card(m.group(1))]
         return out
 
@@ -401,8 +404,9 @@ def _not_after_letter(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[
         pos = m.end()
 
 
-def _numbers(text: str) -> Iterator[re.Match[str]]:
-    """_NUM.finditer(text), scanning only the runs of digits and _NUM_CHARS that hold a probe hit.
+def _numbers(text: str, runs: list[tuple[int, int]] | None = None) -> Iterator[re.Match[str]]:
+    """_NUM.finditer(text), scanning only the runs of digits and _NUM_CHARS that hold a probe hit
+    (every such run: appended to `runs` as (start, end) when given).
 
     The same matches: a match lies inside one run (its characters are all run characters), and a
     run holding a match holds a probe hit. Each run is scanned from its first character (no match
@@ -419,6 +423,8 @@ def _numbers(text: str) -> Iterator[re.Match[str]]:
             lo -= 1
         end = _NUM_RUN_END.search(text, hit.end())
         hi = end.start() if end else n
+        if runs is not None:
+            runs.append((lo, hi))
         yield from _NUM.finditer(text, lo, min(n, hi + _NUM_LOOKAHEAD + 1))
         done = hi
 

@@ -172,3 +172,19 @@ def test_password_scan_without_look_behind_gives_the_same_matches() -> None:
         assert [m.span(1) for m in pii._not_after_letter(finder.password_field, text)] == expected, text
         hits += bool(expected)
     assert hits > 2000
+
+
+def test_track2_needs_a_digit_run_ended_by_its_separator() -> None:
+    """PiiFinder._tracks looks for track 2 only after a scanned digit run that "=" or "D" ends."""
+    rng = random.Random(31)
+    pieces = ["4111111111111111", "411111111111", "1234", "=", "D", "d", ";", "?", " ", "-", ".", "1", "\u0663" * 12, "x", "e", "t", "a"]
+    hits = 0
+    for _ in range(30_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 10)))
+        if pii._TRACK2.search(text):
+            hits += 1
+            runs: list[tuple[int, int]] = []
+            list(pii._numbers(text, runs))
+            assert any(hi < len(text) and text[hi] in "=Dd" for _, hi in runs), text
+    assert hits > 300
+
