@@ -10,8 +10,8 @@ Sets:
   dream-pages  the same listings as title + description (where the RDF kept a description)
   agora-dev    Agora March 2014 titles (same market as training, other month: within-market)
   wildlife-web excerpts of public web pages about wildlife products (if the private cache exists),
-               also split by site: -dev (read while developing) and -heldout (not read; see
-               bench/data/tagger/wildlife_web.sources.yaml)
+               also split by site: -dev (read while developing) and one row per unread held-out
+               batch, -heldout2, -heldout3 (see bench/data/tagger/wildlife_web.sources.yaml)
   hard-neg     tests/data/tagger/hard_negatives.yaml + paragraphs of the seed reports +
                the non-offers of tests/data/tagger/labelled.yaml: must stay untagged
 Systems: rules (classifier off), classifier (score ≥ its threshold, text alone), combined (the
@@ -71,11 +71,9 @@ def sets(corpus: Path) -> dict[str, list[dict[str, Any]]]:
             # not, until a batch was measured and then read (`heldoutN-read`, counted as dev)
             def part(r: dict[str, Any]) -> str:
                 split = r["meta"].get("web_split", "dev")
-                return "heldout" if split.startswith("heldout") and not split.endswith("-read") else "dev"
-            for name in ("dev", "heldout"):
-                rows = [r for r in web if part(r) == name]
-                if rows:
-                    out[f"wildlife-web-{name}"] = rows
+                return split if split.startswith("heldout") and not split.endswith("-read") else "dev"
+            for name in sorted({part(r) for r in web}, key=lambda n: (n != "dev", n)):  # each unread batch apart
+                out[f"wildlife-web-{name}"] = [r for r in web if part(r) == name]
     negatives = [{"text": r["text"], "labels": [], "lang": r["lang"]} for r in yaml.safe_load((TESTS / "hard_negatives.yaml").read_text(encoding="utf-8"))]
     negatives += [{"text": r["text"], "labels": [], "lang": r["lang"]} for r in yaml.safe_load((TESTS / "labelled.yaml").read_text(encoding="utf-8")) if not r["categories"]]
     if (corpus / "seeds.jsonl").exists():
