@@ -12,7 +12,7 @@ _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
 _NOT_THAI = re.compile(r"[^\u0e00-\u0e7f]+")
 _NOT_HAN = re.compile(r"[^\u4e00-\u9fff]+")
 _NOT_LATIN = re.compile(r"[^A-Za-z\u00c0-\u024f\u1e00-\u1eff]+")
-_WORD = re.compile(r"[a-z]+")
+_WORD = re.compile(r"[a-z][a-z]*")  # = [a-z]+, opening with a character class: searched by skipping ahead
 
 
 class LanguageGuesser:

@@ -188,3 +188,17 @@ def test_track2_needs_a_digit_run_ended_by_its_separator() -> None:
             assert any(hi < len(text) and text[hi] in "=Dd" for _, hi in runs), text
     assert hits > 300
 
+
+
+def test_number_regexes_opening_with_a_class_match_as_first_written() -> None:
+    """enrich.market's number regex (and the language guess's word regex) open with one
+    character class so that the regex engine can skip ahead: the same matches."""
+    from enrich import lang, market
+
+    rng = random.Random(41)
+    pieces = ["1", "12", "123", "1234", ".", ",", " ", "\u00a0", "000", "00", "a", "k", "\u0663", "-", "é", "Z"]
+    fast, plain = re.compile(market._NUM), re.compile(market._NUM_PLAIN)
+    for _ in range(40_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 16)))
+        assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)], text
+        assert lang._WORD.findall(text) == re.findall(r"[a-z]+", text)
