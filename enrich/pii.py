@@ -236,10 +236,10 @@ class PiiFinder:
         out: list[Entity] = []
         run: list[Entity] = []
         prev_end = -1
-        lines = list(_CREDENTIAL_LINE.finditer(text))
+        lines = list(_line_matches(_CREDENTIAL_LINE, text))
         if "|" in text:
-            lines = sorted(lines + list(_CREDENTIAL_CAPTURE.finditer(text)), key=lambda m: m.start())
-        for m in lines:
+            lines = sorted(lines + list(_line_matches(_CREDENTIAL_CAPTURE, text)), key=lambda sm: sm[0])
+        for line_start, m in lines:
             user, password = m.group(1), m.group(3)
             if user.lower() in ("http", "https", "ftp") or password.startswith("//") or user.isdigit():
                 continue
@@ -248,7 +248,7 @@ class PiiFinder:
                 if _EMAIL.fullmatch(user):
                     out.append(entity)
                 continue
-            if run and text[prev_end : m.start()].strip(" \t\r") != "\n":
+            if run and text[prev_end:line_start].strip(" \t\r") != "\n":
                 out += run if len(run) >= 3 else []
                 run = []
             run.append(entity)
@@ -404,6 +404,27 @@ def _not_after_letter(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[
         pos = m.end()
 
 
+# (?m)^-anchored patterns, also written with a newline in place of the ^: that version opens with
+# a literal, which the regex engine finds with a fast character search (^ is tried at every
+# character), see _line_matches
+_AFTER_NEWLINE = {
+    pattern: re.compile("(?m)\n" + pattern.pattern.removeprefix("(?m)^"))
+    for pattern in (_CREDENTIAL_LINE, _CREDENTIAL_CAPTURE, _KV_LINE)
+}
+
+
+def _line_matches(pattern: re.Pattern[str], text: str) -> Iterator[tuple[int, re.Match[str]]]:
+    """(line start, match) for each match of pattern.finditer(text), pattern = (?m)^BODY: BODY at
+    0, then "\nBODY" from there on. The same matches (groups and end; the newline version's own
+    start is the newline): BODY never matches a newline and each match ends before the next one,
+    so no line start is skipped or matched twice."""
+    first = pattern.match(text)
+    if first is not None:
+        yield 0, first
+    for m in _AFTER_NEWLINE[pattern].finditer(text, first.end() if first is not None else 0):
+        yield m.start() + 1, m
+
+
 def _numbers(text: str, runs: list[tuple[int, int]] | None = None) -> Iterator[re.Match[str]]:
     """_NUM.finditer(text), scanning only the runs of digits and _NUM_CHARS that hold a probe hit
     (every such run: appended to `runs` as (start, end) when given).
@@ -501,9 +522,9 @@ def _vertical_fields(text: str, entities: list[Entity]) -> list[Entity]:
                 out.extend(_outside(text, m.start(2), m.end(2), taken, ordered))
 
     prev_end = -2
-    for m in _KV_LINE.finditer(text):
+    for line_start, m in _line_matches(_KV_LINE, text):
         key = m.group(1).strip().lower()
-        gap = text[prev_end : m.start()] if prev_end >= 0 else "x"
+        gap = text[prev_end:line_start] if prev_end >= 0 else "x"
         if gap not in ("\n", "\r\n") or key in keys:
             close()
             record, keys = [], set()

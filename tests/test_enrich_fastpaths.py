@@ -202,3 +202,18 @@ def test_number_regexes_opening_with_a_class_match_as_first_written() -> None:
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 16)))
         assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)], text
         assert lang._WORD.findall(text) == re.findall(r"[a-z]+", text)
+
+
+@pytest.mark.parametrize("pattern", list(pii._AFTER_NEWLINE))
+def test_line_anchored_scan_after_newlines_gives_the_same_matches(pattern: re.Pattern[str]) -> None:
+    rng = random.Random(43)
+    pieces = ["\n", "\r\n", " ", "\t", "user", "a@b.co", ":", ";", "|", " | ", "=", "pass1234", "Name", "DOB", "- ", "• ",
+              "1990-01-01", "x", "\u00e9", "ab", "user:pass1234 | US"]
+    hits = 0
+    for _ in range(30_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 18)))
+        expected = [(m.start(), m.regs) for m in pattern.finditer(text)]
+        got = [(start, m.regs[1:], m.end()) for start, m in pii._line_matches(pattern, text)]
+        assert got == [(start, regs[1:], regs[0][1]) for start, regs in expected], text
+        hits += bool(expected)
+    assert hits > 300
