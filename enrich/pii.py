@@ -27,6 +27,11 @@ _CREDENTIAL_CAPTURE = re.compile(r"(?m)^[ \t]*([^\s:;|]{3,64})([:;])([^\s|]{4,64
 _ONION = re.compile(r"(?i)(?<![a-z0-9])[a-z2-7]{56}\.onion(?![a-z0-9])")
 # Long ASCII alphanumeric runs: wallet addresses and compact IBANs, told apart by their shape.
 _LONG_TOKEN = re.compile(r"[A-Za-z0-9]{15,110}")
+# _long_runs gives _LONG_TOKEN's matches from the alphanumeric runs of 15+ characters, found by a
+# regex that opens with a separator (a plain scan tries _LONG_TOKEN inside every word)
+_LONG_FIRST = re.compile(r"[A-Za-z0-9]{15}")
+_LONG_START = re.compile(r"[^A-Za-z0-9][A-Za-z0-9]{15}")
+_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
 _IBAN_HEAD = re.compile(r"[A-Za-z]{2}\d{2}")
 _IBAN_SPACED = re.compile(r"[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,4})?(?![A-Za-z0-9])")
 _IPV4 = re.compile(rf"(?<![{_A}.])(?:\d{{1,3}}\.){{3}}\d{{1,3}}(?![{_A}]|\.\d)")
@@ -57,7 +62,7 @@ _TRACK2 = re.compile(r";?(?<!\d)(\d{12,19})[=Dd]\d{4}\d{0,40}\??(?![\w])")
 # where the probe finds nothing cannot hold a match, so its scan is skipped.
 _PROBES = {
     _SG: re.compile("[STFGMstfgm\u017f]\\d{7}"),  # what (?i)[STFGM] matches, spelt out: no case folding to do
-    _IPV4: re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d"),
+    _IPV4: re.compile(r"\.\d{1,3}\.\d{1,3}\.\d"),  # opens with a literal dot: found by a fast search
     _IPV6: re.compile(r":[0-9A-Fa-f]{0,4}:"),
     _IBAN_SPACED: re.compile(r"\d\d [A-Za-z0-9]{4} [A-Za-z0-9]{4}"),
     _TRACK2: re.compile(r"\d{12,19}[=Dd]"),
@@ -170,15 +175,18 @@ class PiiFinder:
         if "@" in text or ":" in text or "|" in text:
             found += self._credentials(text, low)
         if "@" in text:
-            found += [Entity("EMAIL_ADDRESS", m.start(), m.end(), self._score("EMAIL_ADDRESS")) for m in _EMAIL.finditer(text)]
+            found += [Entity("EMAIL_ADDRESS", m.start(), m.end(), self._score("EMAIL_ADDRESS")) for m in _emails(text)]
         if ".onion" in low:
             found += [Entity("ONION_ADDRESS", m.start(), m.end(), self._score("ONION_ADDRESS")) for m in _ONION.finditer(text) if v.is_onion_v3(m.group())]
         found += self._long_tokens(text, low)
         found += self._ips(text, low)
-        found += [self._scored("SG_NRIC_FIN", low, m.start(), m.end()) for m in _finditer(_SG, text) if v.is_sg_nric_fin(m.group())]
-        regions = self._regions(lang)
         runs: list[tuple[int, int]] = []
-        for m in _numbers(text, runs):
+        numbers = list(_numbers(text, runs))
+        # an NRIC's seven digits hold a probe hit of _numbers: its letter is in or just before a run
+        if any(_PROBES[_SG].search(text, max(0, lo - 1), hi) for lo, hi in runs):
+            found += [self._scored("SG_NRIC_FIN", low, m.start(), m.end()) for m in _SG.finditer(text) if v.is_sg_nric_fin(m.group())]
+        regions = self._regions(lang)
+        for m in numbers:
             found += self._number(m.group(), m.start(), low, regions)
         found += self._tracks(text, runs)
         kept = _resolve([e for e in found if e.score >= self.min_score])
@@ -258,8 +266,8 @@ class PiiFinder:
     def _long_tokens(self, text: str, low: str) -> list[Entity]:
         """Crypto addresses and compact IBANs; spaced IBANs ("GB82 WEST 1234 ...") separately."""
         out = []
-        for m in _LONG_TOKEN.finditer(text):
-            start, end, value = m.start(), m.end(), m.group()
+        for start, end in _long_runs(text):
+            value = text[start:end]
             if start and text[start - 1] in "._%+-@/":
                 continue
             head = value[:3].lower()
@@ -423,6 +431,43 @@ def _line_matches(pattern: re.Pattern[str], text: str) -> Iterator[tuple[int, re
         yield 0, first
     for m in _AFTER_NEWLINE[pattern].finditer(text, first.end() if first is not None else 0):
         yield m.start() + 1, m
+
+
+_EMAIL_LOCAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+
+
+def _emails(text: str) -> Iterator[re.Match[str]]:
+    """_EMAIL.finditer(text), trying _EMAIL once per "@": at the start of the run of local-part
+    characters before it. A match holds one "@", its local part is at most 64 such characters
+    and no such character may precede it (the look-behind), so it can only start there."""
+    done = 0  # the last match ends here
+    at = text.find("@")
+    while at >= 0:
+        start = at
+        while start > 0 and text[start - 1] in _EMAIL_LOCAL and at - start <= 64:
+            start -= 1
+        # a longer run, or one reaching into the last match, leaves no possible start
+        if start >= done and not (start > 0 and text[start - 1] in _EMAIL_LOCAL):
+            m = _EMAIL.match(text, start)
+            if m is not None:
+                yield m
+                done = m.end()
+        at = text.find("@", max(at + 1, done))
+
+
+def _long_runs(text: str) -> list[tuple[int, int]]:
+    """The spans of _LONG_TOKEN.finditer(text): each run of 15+ ASCII letters and digits cut into
+    pieces of 110 from its start (the greedy repeat), the last kept if 15 or longer."""
+    out = []
+    starts = [0] if _LONG_FIRST.match(text) else []
+    starts += [m.start() + 1 for m in _LONG_START.finditer(text)]
+    for start in starts:
+        end = _NOT_ALNUM.search(text, start + 15)
+        stop = end.start() if end else len(text)
+        while stop - start >= 15:
+            out.append((start, min(start + 110, stop)))
+            start = min(start + 110, stop)
+    return out
 
 
 def _numbers(text: str, runs: list[tuple[int, int]] | None = None) -> Iterator[re.Match[str]]:

@@ -217,3 +217,35 @@ def test_line_anchored_scan_after_newlines_gives_the_same_matches(pattern: re.Pa
         assert got == [(start, regs[1:], regs[0][1]) for start, regs in expected], text
         hits += bool(expected)
     assert hits > 300
+
+
+def test_email_and_long_token_scans_give_the_plain_scans_matches() -> None:
+    """enrich.pii's _emails (one try per "@") and _long_runs (runs of 15+ letters and digits) give
+    what _EMAIL.finditer and _LONG_TOKEN.finditer give."""
+    rng = random.Random(47)
+    pieces = ["a", "bob", "x.y", "@", "@@", "example.com", ".", "-", "_", "%", "+", " ", "\n", "é", "co", "a" * 30, "b" * 60,
+              "9" * 14, "Z" * 111, "c" * 15, "/", "0x", "1", "@example.com", "bob@mail.example.org", "a" * 64 + "@b.io"]
+    hits = 0
+    for _ in range(40_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        expected = [m.span() for m in pii._EMAIL.finditer(text)]
+        assert [m.span() for m in pii._emails(text)] == expected, text
+        assert pii._long_runs(text) == [m.span() for m in pii._LONG_TOKEN.finditer(text)], text
+        hits += bool(expected)
+    assert hits > 1000
+
+
+def test_sg_nric_needs_a_scanned_digit_run() -> None:
+    """PiiFinder.find looks for NRIC/FIN numbers only where _PROBES[_SG] finds one in or just
+    before a digit run _numbers scanned."""
+    rng = random.Random(53)
+    pieces = ["S", "t", "T", "\u017f", "m", "1234567", "7654321", "A", "z", " ", "-", "1", "x", "e", "(", "\u0663" * 7]
+    hits = 0
+    for _ in range(30_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        if pii._SG.search(text):
+            hits += 1
+            runs: list[tuple[int, int]] = []
+            list(pii._numbers(text, runs))
+            assert any(pii._PROBES[pii._SG].search(text, max(0, lo - 1), hi) for lo, hi in runs), text
+    assert hits > 300
