@@ -174,18 +174,29 @@ def test_password_scan_without_look_behind_gives_the_same_matches() -> None:
     assert hits > 2000
 
 
-def test_track2_needs_a_digit_run_ended_by_its_separator() -> None:
-    """PiiFinder._tracks looks for track 2 only after a scanned digit run that "=" or "D" ends."""
+# scans PiiFinder.find runs only when a digit run _numbers scanned passes a look: track 2 after a
+# run that "=" or "D" ends (its 12-19 digits are a run), NRIC/FIN where _PROBES[_SG] finds one in
+# or just before a run (its seven digits are in one): (pattern, pieces of text, look)
+_RUN_GATES = {
+    "track2": (pii._TRACK2, ["4111111111111111", "411111111111", "1234", "=", "D", "d", ";", "?", " ", "-", ".", "1", "\u0663" * 12,
+                            "x", "e", "t", "a"], lambda text, lo, hi: hi < len(text) and text[hi] in "=Dd"),
+    "sg": (pii._SG, ["S", "t", "T", "\u017f", "m", "1234567", "7654321", "A", "z", " ", "-", "1", "x", "e", "(", "\u0663" * 7],
+           lambda text, lo, hi: pii._PROBES[pii._SG].search(text, max(0, lo - 1), hi) is not None),
+}
+
+
+@pytest.mark.parametrize("gate", list(_RUN_GATES))
+def test_scans_gated_by_digit_runs_miss_no_match(gate: str) -> None:
+    pattern, pieces, look = _RUN_GATES[gate]
     rng = random.Random(31)
-    pieces = ["4111111111111111", "411111111111", "1234", "=", "D", "d", ";", "?", " ", "-", ".", "1", "\u0663" * 12, "x", "e", "t", "a"]
     hits = 0
     for _ in range(30_000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 10)))
-        if pii._TRACK2.search(text):
+        if pattern.search(text):
             hits += 1
             runs: list[tuple[int, int]] = []
             list(pii._numbers(text, runs))
-            assert any(hi < len(text) and text[hi] in "=Dd" for _, hi in runs), text
+            assert any(look(text, lo, hi) for lo, hi in runs), text
     assert hits > 300
 
 
@@ -234,18 +245,3 @@ def test_email_and_long_token_scans_give_the_plain_scans_matches() -> None:
         hits += bool(expected)
     assert hits > 1000
 
-
-def test_sg_nric_needs_a_scanned_digit_run() -> None:
-    """PiiFinder.find looks for NRIC/FIN numbers only where _PROBES[_SG] finds one in or just
-    before a digit run _numbers scanned."""
-    rng = random.Random(53)
-    pieces = ["S", "t", "T", "\u017f", "m", "1234567", "7654321", "A", "z", " ", "-", "1", "x", "e", "(", "\u0663" * 7]
-    hits = 0
-    for _ in range(30_000):
-        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
-        if pii._SG.search(text):
-            hits += 1
-            runs: list[tuple[int, int]] = []
-            list(pii._numbers(text, runs))
-            assert any(pii._PROBES[pii._SG].search(text, max(0, lo - 1), hi) for lo, hi in runs), text
-    assert hits > 300
