@@ -37,7 +37,12 @@ COMMERCIAL = ("listing", "shop")
 # quoted speech: an opening quote right before a word, a closing one right after (inch marks
 # such as 2" x 3" are not quotes); ≥ _DIALOGUE_SHARE of the text in ≥ 2 quotes is a narrative
 # (fiction, an undercover report), whatever the page's prices and cue words look like
-_QUOTE = re.compile(r'“[^”\n]{10,800}”|「[^」\n]{10,800}」|(?<![\w"])"(?=[^\s"\d])[^"\n]{10,800}(?<=[^\s"])"(?!\w)')
+# (the opening quote is matched first and each kind checked behind it: a regex that opens with one
+# character class is searched by skipping to those characters, one that opens with a choice is
+# tried at every character, ~6x slower here; the same matches as
+# “[^”\n]{10,800}”|「[^」\n]{10,800}」|(?<![\w"])"(?=[^\s"\d])[^"\n]{10,800}(?<=[^\s"])"(?!\w), see
+# tests/test_enrich_fastpaths.py)
+_QUOTE = re.compile(r'[“「"](?:(?<=“)[^”\n]{10,800}”|(?<=「)[^」\n]{10,800}」|(?<=")(?<![\w"].)(?=[^\s"\d])[^"\n]{10,800}(?<=[^\s"])"(?!\w))')
 _DIALOGUE_SHARE = 0.3
 INFO_CATEGORIES = ("drugs", "leaked_data")  # categories whose guides are sold as e-books
 

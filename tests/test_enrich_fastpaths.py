@@ -245,3 +245,18 @@ def test_email_and_long_token_scans_give_the_plain_scans_matches() -> None:
         hits += bool(expected)
     assert hits > 1000
 
+
+
+def test_quote_regex_opening_with_the_quote_matches_as_first_written() -> None:
+    from enrich import offers
+
+    plain = re.compile(r'“[^”\n]{10,800}”|「[^」\n]{10,800}」|(?<![\w"])"(?=[^\s"\d])[^"\n]{10,800}(?<=[^\s"])"(?!\w)')
+    rng = random.Random(59)
+    pieces = ['"', "“", "”", "「", "」", "a", "word here ", "1", " ", "\n", "x" * 9, "_", "é", '""']
+    hits = 0
+    for _ in range(40_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        expected = [m.span() for m in plain.finditer(text)]
+        assert [m.span() for m in offers._QUOTE.finditer(text)] == expected, text
+        hits += bool(expected)
+    assert hits > 1000
