@@ -41,6 +41,8 @@ _NEWLINE = re.compile(r"\n")
 _PUNCT = "\"'()[]{}<>.,;:!?*-–—|/\\«»“”‘’"
 _MEASURE = re.compile(r"(?i)\d[\d.,/ ]*\s?(?:inch|inches|in\.|cm|mm|pounds|lbs?|kg|grams?|ounces?|oz|\"|'')(?![a-z])")
 _NAV_SEP = re.compile(r"\s[|•·/»›]\s|\s{3,}")
+# a line that is only a price ("$87.00", "Price: £450", "Regular price $875.00 USD"): a product page
+_LONE_PRICE = re.compile(r"(?i)^(?:(?:regular |sale )?price:?\s*)?(?:[$€£¥฿]\s?\d[\d,]*(?:\.\d\d)?|\d[\d,]*(?:\.\d\d)?\s?(?:usd|eur|gbp|aud|cad))(?:\s?(?:usd|eur|gbp|aud|cad))?$")
 
 
 def _spaced(ch: str) -> bool:
@@ -101,6 +103,7 @@ class PageKindGuesser:
         self.listing_max_chars = int(cfg["listing_max_chars"])
         self.listing_max_lines = int(cfg["listing_max_lines"])
         self.sample = int(cfg["sample_chars"])
+        self.title_offer = tuple(w.lower() for w in cfg.get("title_offer", ()))
 
     def _cue_counts(self, low: str) -> dict[str, int]:
         """Per kind, how many cue words occur; a shop cue counts once however often it recurs
@@ -184,8 +187,13 @@ class PageKindGuesser:
         # a product title is a noun phrase ("Chinese Ivory Casket of Rectangular Form"); a headline
         # is a clause, with more function words ("Sự thật về sức mạnh huyền bí từ ngà voi")
         title_function = sum(1 for t in title_tokens if t in self.function_words)
-        if title_commodity and len(lines) > 1 and 1 <= title_words <= 14 and title_function <= max(1, title_words // 8) and not _SENTENCE_END.search(title) and not cues["news"] and not negative_cues:
+        product_title = title_commodity and len(lines) > 1 and 1 <= title_words <= 14 and not _SENTENCE_END.search(title)
+        if product_title and title_function <= max(1, title_words // 8) and not cues["news"] and not negative_cues:
             scores["listing"] += 2.0  # a product page: the item named in a title line, then its description
+        elif product_title and any(w in title.lower() for w in self.title_offer):
+            scores["listing"] += 2.0  # "Walrus Ivory For Sale": the title offers it, whatever the legal notes below say
+        if any(_LONE_PRICE.match(ln) for ln in lines[:8]):
+            scores["listing"] += 1.5  # a price on a line of its own near the top: a product page
         if scores["listing"] >= 2.0 and priced_lines >= 3:
             scores["shop"] = max(scores["shop"], scores["listing"] + 0.1)  # many items: a shop page
         kind = max(scores, key=lambda k: (scores[k], -KINDS.index(k)))

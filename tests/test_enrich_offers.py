@@ -107,3 +107,46 @@ def test_quoted_speech_rule_is_what_decides(tagger, monkeypatch):
     monkeypatch.setattr(offers, "_quotes", lambda text: [])
     assert tagger.tag(QUOTED_SELLER)["categories"] == ["wildlife"]
     assert tagger.tag(DIALOGUE)["categories"] == ["wildlife"]
+
+
+# page kind and cues added with the third held-out wildlife batch (text written for onionwatch)
+TITLE_OFFER = (
+    "Mammoth Ivory Tusk For Sale\n"
+    "A curved section of woolly mammoth tusk recovered from the Siberian permafrost, with a rich brown bark "
+    "and a creamy core, well suited to carving, knife handles and display on its wooden stand, in stable "
+    "condition after a slow cure in our workshop.\n"
+    "About the material: elephant populations are endangered and their ivory is banned under CITES; mammoth "
+    "ivory comes from an extinct species."
+)
+
+
+@pytest.mark.parametrize("text, expected", [
+    (TITLE_OFFER, ["wildlife"]),  # a title offering the commodity outweighs legal notes further down
+    ("出售老象牙手鐲一隻，價格面議，可寄全台。", ["wildlife"]),  # Traditional Chinese
+    ("轉讓清代犀角杯，保真，有意者私聊。", ["wildlife"]),
+    ("Box\nMaterials: Tortoise shell (marine turtle)\nObject Number 1957.12\nCredit Line: Museum purchase\nDimensions 4.7 in.", []),
+    ("Anyone can buy gold, but ivory is different, the collector said. His friends buy ivory as a status symbol, "
+     "and few of them ever sell it again, the newspaper reported.", []),  # a buyer's verb in reported prose
+    ("The carved rhinoceros horn cup is set to go under the hammer on 9 March at a Geneva sale, with an "
+     "estimate of CHF 10,000-15,000.", ["wildlife"]),
+])
+def test_wildlife_cues_of_the_third_batch(tagger, text, expected):
+    assert tagger.tag(text)["categories"] == expected
+
+
+def test_title_offer_is_what_makes_it_a_listing():
+    import configs
+    from enrich.pagekind import PageKindGuesser
+
+    cfg = yaml.safe_load((Path(configs.root()) / "tagger" / "pagekind.yaml").read_text(encoding="utf-8"))
+    with_rule, without = PageKindGuesser(cfg), PageKindGuesser({k: v for k, v in cfg.items() if k != "title_offer"})
+    # legal notes give the page reporting words; the title still offers the tusk
+    assert with_rule.guess(TITLE_OFFER, negative_cues=5, title_commodity=True).kind == "listing"
+    assert without.guess(TITLE_OFFER, negative_cues=5, title_commodity=True).kind == "news"
+
+
+def test_lone_price_line_makes_a_product_page(tagger):
+    from enrich.pagekind import _LONE_PRICE
+
+    assert all(_LONE_PRICE.match(s) for s in ("$87.00", "Price: £450", "Regular price $875.00 USD", "1,200 USD"))
+    assert not any(_LONE_PRICE.match(s) for s in ("$87.00 each, 3 left", "Sold for $10,000", "2024"))
