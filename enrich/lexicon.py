@@ -6,8 +6,9 @@ terms (incl. Vietnamese) must start and end at a word boundary ("grass" is not i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import ahocorasick
 import ahocorasick_rs
@@ -30,6 +31,36 @@ def _spaced(ch: str) -> bool:
     return ch.isalnum() and not ("\u0e00" <= ch <= "\u0eff" or "\u2e80" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
 
 
+class KeyScanner:
+    """Every occurrence of every key, overlapping ones included, as (start, end, payload).
+
+    ahocorasick_rs's DFA finds them in ~1/3 of pyahocorasick's time (the lexicon pass's largest
+    cost); pyahocorasick answers for text UTF-8 cannot encode (lone surrogates). The order of the
+    matches is not part of the answer."""
+
+    def __init__(self, keys: Mapping[str, Any]) -> None:
+        self.keys, self.payloads = list(keys), list(keys.values())
+        self.automaton = ahocorasick.Automaton()
+        for key, payload in keys.items():
+            self.automaton.add_word(key, (len(key), payload))
+        self.automaton.make_automaton()
+        self.matcher = ahocorasick_rs.AhoCorasick(self.keys, matchkind=ahocorasick_rs.MatchKind.Standard, implementation=ahocorasick_rs.Implementation.DFA) if self.keys else None
+
+    def matches(self, text: str) -> list[tuple[int, int, Any]]:
+        if self.matcher is None:
+            return []
+        try:
+            found = self.matcher.find_matches_as_indexes(text, overlapping=True)
+        except UnicodeEncodeError:
+            return self.plain_matches(text)
+        payloads = self.payloads
+        return [(start, end, payloads[index]) for index, start, end in found]
+
+    def plain_matches(self, text: str) -> list[tuple[int, int, Any]]:
+        """The same from pyahocorasick."""
+        return [(end - length + 1, end + 1, payload) for end, (length, payload) in self.automaton.iter(text)] if self.keys else []
+
+
 class Lexicon:
     """All lexicon terms in one automaton; payload = (kind, category, name, weight)."""
 
@@ -39,34 +70,16 @@ class Lexicon:
             key = surface.lower().strip()
             if key and (kind, category, name, weight) not in payloads.setdefault(key, []):
                 payloads[key].append((kind, category, name, weight))
-        self.automaton = ahocorasick.Automaton()
-        for key, values in payloads.items():
-            # what scan needs of a key, computed once: its length and whether its first and last
-            # letters need a word boundary
-            self.automaton.add_word(key, (len(key), _spaced(key[0]), _spaced(key[-1]), tuple(values)))
-        self.automaton.make_automaton()
-        # the same keys in ahocorasick_rs's DFA: all overlapping matches in ~1/3 of pyahocorasick's
-        # time (the lexicon pass's largest cost); pyahocorasick stays for text UTF-8 cannot encode
-        # (lone surrogates)
-        keys = list(self.automaton.keys())
-        self.payloads = [self.automaton.get(key) for key in keys]
-        self.matcher = ahocorasick_rs.AhoCorasick(keys, matchkind=ahocorasick_rs.MatchKind.Standard, implementation=ahocorasick_rs.Implementation.DFA)
-
-    def _matches(self, low: str) -> list[tuple[int, int, tuple[int, bool, bool, tuple[tuple[str, str | None, str, float], ...]]]]:
-        """(start, end, payload) of every occurrence of every key, overlapping ones included."""
-        try:
-            found = self.matcher.find_matches_as_indexes(low, overlapping=True)
-        except UnicodeEncodeError:
-            return [(end - payload[0] + 1, end + 1, payload) for end, payload in self.automaton.iter(low)]
-        payloads = self.payloads
-        return [(start, end, payloads[index]) for index, start, end in found]
+        # what scan needs of a key, computed once: whether its first and last letters need a
+        # word boundary
+        self.keys = KeyScanner({key: (_spaced(key[0]), _spaced(key[-1]), tuple(values)) for key, values in payloads.items()})
 
     def scan(self, low: str) -> list[Term]:
         """Matches at word boundaries; blockers drop overlapping commodities; longest match wins."""
         found: list[Term] = []
         blocked: list[tuple[int, int]] = []
         n = len(low)
-        for start, end, (_, head_spaced, tail_spaced, values) in self._matches(low):
+        for start, end, (head_spaced, tail_spaced, values) in self.keys.matches(low):
             if head_spaced and start > 0 and _spaced(low[start - 1]):
                 continue
             if tail_spaced and end < n and (

@@ -18,6 +18,8 @@ from typing import Any
 
 import ahocorasick
 
+from enrich.lexicon import KeyScanner
+
 KINDS = ("listing", "shop", "forum", "paste", "news", "other")
 
 _PRICE = re.compile(
@@ -85,15 +87,13 @@ class PageKindGuesser:
     """Scores each kind from cue words (any language) and the shape of the text."""
 
     def __init__(self, cfg: Mapping[str, Any]) -> None:
-        self.automaton = ahocorasick.Automaton()
         words: dict[str, set[str]] = {}
         for kind, per_lang in cfg["cues"].items():
             for terms in per_lang.values():
                 for term in terms:
                     words.setdefault(term.lower(), set()).add(kind)
-        for term, kinds in words.items():  # length and word-boundary needs computed once per term
-            self.automaton.add_word(term, (term, len(term), _spaced(term[0]), _spaced(term[-1]), tuple(sorted(kinds))))
-        self.automaton.make_automaton()
+        # word-boundary needs computed once per term
+        self.cues = KeyScanner({term: (term, _spaced(term[0]), _spaced(term[-1]), tuple(sorted(kinds))) for term, kinds in words.items()})
         self.function_words = frozenset(w.lower() for lang, ws in cfg["function_words"].items() if lang not in ("th", "zh") for w in ws)
         self.function_chars = ahocorasick.Automaton()
         for lang in ("th", "zh"):
@@ -111,11 +111,10 @@ class PageKindGuesser:
         counts = dict.fromkeys(KINDS, 0)
         seen_shop: set[str] = set()
         n = len(low)
-        for end, (term, length, head_spaced, tail_spaced, kinds) in self.automaton.iter(low):
-            start = end - length + 1
+        for start, end, (term, head_spaced, tail_spaced, kinds) in self.cues.matches(low):
             if head_spaced and start > 0 and _spaced(low[start - 1]):
                 continue  # "giá" is not a word inside "giác"
-            if tail_spaced and end + 1 < n and _spaced(low[end + 1]):
+            if tail_spaced and end < n and _spaced(low[end]):
                 continue
             for kind in kinds:
                 if kind == "shop":

@@ -266,12 +266,11 @@ def test_lexicon_matches_from_either_automaton_are_the_same() -> None:
     """enrich.lexicon scans with ahocorasick_rs (pyahocorasick when the text cannot be encoded as
     UTF-8): every occurrence of every key from both, on generated text with the lexicon's own
     words, other scripts and astral characters."""
-    lexicon = Tagger.load(classifier="").core.scanner.lexicon
-    keys = list(lexicon.automaton.keys())
+    scanner = Tagger.load(classifier="").core.scanner
     rng = random.Random(61)
-    pieces = [rng.choice(keys) for _ in range(300)] + [" ", "-", ".", "x", "é", "\U0001f600", "ข", "不", "\n", "ß"]
-    for _ in range(3000):
-        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
-        plain = sorted((end - payload[0] + 1, end + 1, payload) for end, payload in lexicon.automaton.iter(text))
-        assert sorted(lexicon._matches(text)) == plain, text
-    assert lexicon.scan("we sell \udcff cocaine")  # lone surrogate: the pyahocorasick path
+    for keys in (scanner.lexicon.keys, scanner.page_kinds.cues):
+        pieces = [rng.choice(keys.keys) for _ in range(300)] + [" ", "-", ".", "x", "é", "\U0001f600", "ข", "不", "\n", "ß"]
+        for _ in range(3000):
+            text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+            assert sorted(keys.matches(text)) == sorted(keys.plain_matches(text)), text
+    assert scanner.lexicon.scan("we sell \udcff cocaine")  # lone surrogate: the pyahocorasick path
