@@ -97,7 +97,7 @@ def decide(
     # a word like "price" describes one: neither is sale evidence there
     reported = kind == "news" or (not commercial and analysis.page_kind.prose)
     if reported:
-        descriptive = {w.lower() for w in settings.get("descriptive", ())}
+        descriptive = _lowered(settings.get("descriptive", ()))
         sale_cues = [e for e in sale_cues if e["term"].lower() not in descriptive]
     sale = sorted(sale_cues + ([] if reported else amounts), key=lambda e: e["start"])
     neg.sort(key=lambda e: e["start"])
@@ -111,7 +111,7 @@ def decide(
     # one item on the page, marked sold ("Sold #7043", "This item has been sold"): an archive or
     # price-guide record of a past sale, not an offer, wherever on the page the mark is (a short
     # status line too, which counts as page furniture for other negative cues)
-    sold_status = {w.lower() for w in settings.get("sold_status", ())}
+    sold_status = _lowered(settings.get("sold_status", ()))
     if kind == "listing" and sold_status and any(
         t.kind == "negative_cue" and text[t.start : t.end].lower() in sold_status for t in analysis.terms
     ):
@@ -132,7 +132,7 @@ def decide(
                 cited["score"] = item["score"]
             evidence.append(cited)
 
-    ambiguous = {w.lower() for w in settings.get("ambiguous", ())}
+    ambiguous = _lowered(settings.get("ambiguous", ()))
     senses = [t for t in analysis.terms if t.kind == "sense"]
     infos = [t for t in analysis.terms if t.kind == "info_product"]
     head_start, head_end = _head(text, int(settings["classifier_chars"]))
@@ -247,6 +247,12 @@ def decide(
         "model_version": model_version,
         "scores": {k: round(v, 3) for k, v in sorted(scores.items())},
     }
+
+
+def _lowered(words: Any) -> frozenset[str] | set[str]:
+    """A word list as a set of lower-case words; a frozenset is taken to be one already (the
+    pipeline component makes them once, not on every page)."""
+    return words if isinstance(words, frozenset) else {w.lower() for w in words}
 
 
 def _add_offer(offers: list[dict[str, Any]], category: str, commodity: str | None, start: int, end: int,

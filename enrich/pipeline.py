@@ -147,8 +147,10 @@ class TaggerComponent:
             [{"LOWER": {"IN": neg}}, {}, {"LOWER": {"IN": verbs}}],
             [{"LOWER": {"IN": neg}}, {}, {}, {"LOWER": {"IN": verbs}}],
         ])
-        self.decide_settings = {**self.settings, "ambiguous": cues["ambiguous"]["surfaces"], "descriptive": cues["sale"].get("descriptive", []),
-                                "sold_status": cues["negative"].get("sold_status", [])}
+        # word lists as lower-case sets, made once (offers.decide would make them for every page)
+        words = {"ambiguous": cues["ambiguous"]["surfaces"], "descriptive": cues["sale"].get("descriptive", []),
+                 "sold_status": cues["negative"].get("sold_status", [])}
+        self.decide_settings = {**self.settings, **{key: frozenset(w.lower() for w in ws) for key, ws in words.items()}}
 
     def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
         path = Path(path)
@@ -171,8 +173,9 @@ class TaggerComponent:
         return decide(analysis, self.decide_settings, scores, model_version)
 
     def _tag(self, docs: list[Doc]) -> list[Doc]:
-        cuts = [_cut(doc.text, self.max_chars) for doc in docs]
-        analyses = [self.scanner.scan(doc.text[:cut] if cut < len(doc.text) else doc.text, doc._.ow_kind_hint) for doc, cut in zip(docs, cuts)]
+        texts = [doc.text for doc in docs]  # Doc.text is rebuilt (decoded from the vocab) on every call
+        cuts = [_cut(text, self.max_chars) for text in texts]
+        analyses = [self.scanner.scan(text[:cut] if cut < len(text) else text, doc._.ow_kind_hint) for doc, text, cut in zip(docs, texts, cuts)]
         pieces = [
             (a, lo + off, piece)
             for a in analyses
@@ -182,10 +185,10 @@ class TaggerComponent:
         ]
         for (analysis, offset, _), piece in zip(pieces, self.tokenizer.pipe(p for _, _, p in pieces)):
             analysis.negations += self._negations(piece, offset)
-        for doc, analysis, cut in zip(docs, analyses, cuts):
+        for doc, text, analysis, cut in zip(docs, texts, analyses, cuts):
             result = self.decide(analysis, doc._.ow_cats, doc._.ow_model_version)
-            if cut < len(doc.text):
-                result["truncated"] = {"chars": len(doc.text), "tagged_chars": cut}
+            if cut < len(text):
+                result["truncated"] = {"chars": len(text), "tagged_chars": cut}
             doc._.ow_result = result
             if self.settings["spans"]:
                 doc.spans["ow_entities"] = [s for e in result["entities"] if (s := doc.char_span(e["start"], e["end"], e["label"], alignment_mode="expand"))]
