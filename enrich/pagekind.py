@@ -47,6 +47,12 @@ _NAV_SEP = re.compile(r"\s[|•·/»›]\s|\s{3,}")
 _LONE_PRICE = re.compile(r"(?i)^(?:(?:regular |sale )?price:?\s*)?(?:[$€£¥฿]\s?\d[\d,]*(?:\.\d\d)?|\d[\d,]*(?:\.\d\d)?\s?(?:usd|eur|gbp|aud|cad))(?:\s?(?:usd|eur|gbp|aud|cad))?$")
 
 
+def _may_be_delimited(line: str) -> bool:
+    """A necessary condition of _DELIMITED, checked first (most lines are prose): a ":;|" or tab
+    (its first two forms), or three "|;," or tabs (the third), i.e. three commas without those."""
+    return ":" in line or ";" in line or "|" in line or "\t" in line or line.count(",") >= 3
+
+
 def _spaced(ch: str) -> bool:
     """Letters of scripts written with spaces between words (Latin incl. Vietnamese, digits)."""
     return ch.isalnum() and not _UNSPACED.match(ch)
@@ -152,7 +158,7 @@ class PageKindGuesser:
             priced_lines = len({bisect.bisect_right(starts, at) for at in price_at})
         else:
             priced_lines = 0
-        delimited = sum(1 for ln in lines if _DELIMITED.match(ln)) if len(lines) >= 6 else 0
+        delimited = sum(1 for ln in lines if _may_be_delimited(ln) and _DELIMITED.match(ln)) if len(lines) >= 6 else 0
         sentences = len(_SENTENCE_STOP.findall(sample))
         tokens = [t.strip(_PUNCT) for t in low.split()]
         words = len(tokens) - tokens.count("") or 1

@@ -274,3 +274,15 @@ def test_lexicon_matches_from_either_automaton_are_the_same() -> None:
             text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
             assert sorted(keys.matches(text)) == sorted(keys.plain_matches(text)), text
     assert scanner.lexicon.scan("we sell \udcff cocaine")  # lone surrogate: the pyahocorasick path
+
+
+def test_delimited_line_look_is_a_necessary_condition() -> None:
+    rng = random.Random(67)
+    pieces = ["a", "user", "x@y.z", ":", ";", "|", ",", "\t", " ", "  ", "1", "é", "-"]
+    hits = 0
+    for _ in range(40_000):
+        line = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        if pagekind._DELIMITED.match(line):
+            hits += 1
+            assert pagekind._may_be_delimited(line), line
+    assert hits > 2000
