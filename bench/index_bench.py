@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
 import time
 from datetime import UTC, datetime
@@ -134,6 +135,9 @@ class Variants:
                     outer.t_bulk += time.perf_counter() - t0
 
         self.calls = _count_calls(self.clients["ow"])
+        self.trace: list[tuple[str, int, float]] = []  # (variant, batch number, seconds) per request
+        for variant, es in self.clients.items():
+            _time_requests(es, variant, self)
         self.writer = Capturing(self.clients["ow"], self.ow, snapshot_key=b"k" * 32, config_dir=config_dir)
         self.t = dict.fromkeys(urls, 0.0)
         self.cpu = dict.fromkeys(urls, 0.0)  # this process's CPU seconds per variant (the client side)
@@ -189,6 +193,7 @@ class Variants:
         self.settled = dict.fromkeys(self.settled, 0.0)
         self.pairs.clear()
         self.calls.clear()
+        self.trace.clear()
         self.t_bulk = 0.0
 
     def count(self, variant: str) -> int:
@@ -230,6 +235,64 @@ def _count_calls(es) -> dict[str, int]:
     return seen
 
 
+STALL_FACTOR = 4  # a request this many times slower than the median of its place in the batch ...
+STALL_MIN_S = 0.1  # ... and at least this much slower is a server stall
+
+
+def stalls(trace: list[tuple[str, int, float]], first: int, last: int) -> dict[str, tuple[int, float]]:
+    """Server stalls of PageWriter and bare in batches ``first``..``last - 1``: {variant: (count,
+    seconds beyond the usual)}. Both variants send the same actions in the same chunks, so the
+    k-th request of a batch is the same work in both; one that takes far longer than the
+    median k-th request (over both variants) waited for the server, e.g. noida-db rewriting its
+    whole data file, which it does on a timer while writes keep coming and which lands in
+    whichever variant happens to be writing then. The same rule applies to both variants."""
+    import statistics
+    from collections import defaultdict
+
+    per_batch: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for variant, batch, seconds in trace:
+        if variant in ("ow", "bare") and first <= batch < last:
+            per_batch[variant, batch].append(seconds)
+    by_place: dict[int, list[float]] = defaultdict(list)
+    for times in per_batch.values():
+        for k, seconds in enumerate(times):
+            by_place[k].append(seconds)
+    usual = {k: statistics.median(times) for k, times in by_place.items()}
+    out = {"ow": (0, 0.0), "bare": (0, 0.0)}
+    for (variant, _), times in per_batch.items():
+        for k, seconds in enumerate(times):
+            extra = seconds - usual[k]
+            if seconds > STALL_FACTOR * usual[k] and extra > STALL_MIN_S:
+                count, total = out[variant]
+                out[variant] = (count + 1, total + extra)
+    return out
+
+
+def without_stalls(t: dict[str, float], st: dict[str, tuple[int, float]]) -> str:
+    """ow/bare ratio of total times with each variant's stall seconds taken out."""
+    return ratio(t["bare"] - st["bare"][1], t["ow"] - st["ow"][1])
+
+
+def _stall_cell(st: dict[str, tuple[int, float]]) -> str:
+    return f"{st['ow'][0]}/{st['bare'][0]} ({st['ow'][1]:.1f}/{st['bare'][1]:.1f} s)"
+
+
+def _time_requests(es, variant: str, v: Variants) -> None:
+    """Record each request's wall time (--trace): shows where the server stalls (noida-db
+    rewrites its data file on a timer while writes keep coming, blocking requests)."""
+    transport = es.transport
+    real = transport.perform_request
+
+    def timed(*a, **kw):
+        t0 = time.perf_counter()
+        try:
+            return real(*a, **kw)
+        finally:
+            v.trace.append((variant, len(v.pairs), time.perf_counter() - t0))
+
+    transport.perform_request = timed
+
+
 def _retarget(action: dict[str, Any], old: str, new: str) -> dict[str, Any]:
     """The same action for a twin layout."""
     out = dict(action)
@@ -250,6 +313,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="part 1 with 1,000 and 2,000 records, growth to 10,000")
     ap.add_argument("--grow-to", type=int, default=0, help="records in part 2 (default 100,000; --quick 10,000)")
+    ap.add_argument("--only", choices=("1", "2"), help="run only part 1 or part 2")
+    ap.add_argument("--trace", type=Path, help="write every timed request (variant, batch, seconds) as JSON lines here")
     args = ap.parse_args()
     ensure_isolated()
 
@@ -261,15 +326,20 @@ def main() -> None:
     sizes = {64: 1000, 500: 2000} if args.quick else {64: 4000, 500: 10000}
     grow = args.grow_to or (10_000 if args.quick else 100_000)
     marks = [m for m in (3_000, 10_000, 100_000) if m <= grow]
+    window_start = {3_000: 500, 10_000: 5_000, 100_000: 90_000}  # the first batch sets the layout up
+    if grow and grow not in marks:  # e.g. --grow-to 30000: its last tenth is a window too
+        marks.append(grow)
+        window_start[grow] = max(500, grow - grow // 10 // 500 * 500)
     tmp = workdir("index-bench")
     config_dir = default_config_dir()
     total = max(max(n + b for b, n in sizes.items()), grow)
     log(f"generating {total} records ({min(total, BASE)} rendered and tagged) ...")
     docs = records(total)
     part1: list[list[Any]] = []
+    traces: list[tuple[str, list[tuple[str, int, float]]]] = []
     part2: list[list[Any]] = []
     log(machine())
-    for batch_size, n in sizes.items():
+    for batch_size, n in sizes.items() if args.only != "2" else ():
         with ExitStack() as stack:
             urls = {v: stack.enter_context(noida(tmp / f"p1-{batch_size}-{v}")) for v in ("ow", "bare", "pages")}
             pids = {v: es_server.status(tmp / f"p1-{batch_size}-{v}").pid for v in urls}
@@ -278,10 +348,13 @@ def main() -> None:
             v.reset()
             for i in range(batch_size, batch_size + n, batch_size):
                 v.batch(docs[i:i + batch_size])
+            traces.append((f"batch {batch_size}", v.trace))
+            st = stalls(v.trace, 0, len(v.pairs))
             count = len(docs[batch_size:batch_size + n])
             other = {k: c for k, c in v.calls.items() if k != "bulk"}
             part1.append([batch_size, count, f"{v.count('ow')}/{v.count('bare')}", count / v.t["ow"],
                           count / v.t["bare"], ratio(v.t["bare"], v.t["ow"]), median_ratio(v.pairs, "bare"),
+                          _stall_cell(st), without_stalls(v.t, st),
                           count / v.t["pages"], ratio(v.t["pages"], v.t["ow"]),
                           f"{100 * v.t_bulk / v.t['ow']:.0f}%",
                           f"{1e6 * v.cpu['ow'] / count:.0f}/{1e6 * v.cpu['bare'] / count:.0f}",
@@ -292,11 +365,12 @@ def main() -> None:
                 f"bare pages {count / v.t['pages']:.0f}")
 
     with ExitStack() as stack:
+        if args.only == "1":
+            grow = 0
         urls = {v: stack.enter_context(noida(tmp / f"p2-{v}")) for v in ("ow", "bare")}
         pids = {v: es_server.status(tmp / f"p2-{v}").pid for v in urls}
         v = Variants(urls, "grow", config_dir, pids)
         batch_size, done, first_pair, stopped = 500, 0, 0, ""
-        window_start = {3_000: 500, 10_000: 5_000, 100_000: 90_000}  # the first batch sets the layout up
         last, last_settled, last_cpu = dict(v.t), dict(v.settled), dict(v.cpu)
         started = time.perf_counter()
         for i in range(0, grow, batch_size):
@@ -312,8 +386,10 @@ def main() -> None:
                 t = {k: v.t[k] - last[k] for k in v.t}
                 batches = len(v.pairs) - first_pair
                 persist = {k: (v.settled[k] - last_settled[k]) / batches for k in v.settled}
+                st = stalls(v.trace, first_pair, len(v.pairs))
                 part2.append([f"{window_start[done]:,}-{done:,}", w / t["ow"], w / t["bare"], ratio(t["bare"], t["ow"]),
-                              median_ratio(v.pairs[first_pair:], "bare"), f"{rss['ow']:.0f}/{rss['bare']:.0f}",
+                              median_ratio(v.pairs[first_pair:], "bare"), _stall_cell(st), without_stalls(t, st),
+                              f"{rss['ow']:.0f}/{rss['bare']:.0f}",
                               f"{persist['ow']:.1f}/{persist['bare']:.1f}",
                               f"{1e6 * (v.cpu['ow'] - last_cpu['ow']) / w:.0f}/{1e6 * (v.cpu['bare'] - last_cpu['bare']) / w:.0f}"])
                 log(f"grown to {done}: PageWriter {w / t['ow']:.0f} rec/s, bare {w / t['bare']:.0f} "
@@ -326,6 +402,7 @@ def main() -> None:
                 log(stopped[2:])
                 break
         other = {k: c for k, c in v.calls.items() if k != "bulk"}
+        traces.append(("grow", v.trace))
         grown = v.count("ow"), v.count("bare")
         size = _store_bytes(v.clients["ow"], f"{v.ow.prefix}-*") / max(grown[0], 1)
 
@@ -336,15 +413,27 @@ def main() -> None:
           "each timed batch every server has persisted and gone idle (noida-db rewrites its whole data file ~0.5 s "
           "after writes; 'persist s/batch' is that wait, outside the write times). 'client CPU' is this process's CPU time "
           "per record in each variant (PageWriter's own Python work shows as the difference; less sensitive to the "
-          "machine's load than the wall times).")
+          "machine's load than the wall times). 'server stalls' are requests that took over "
+          f"{STALL_FACTOR}x (and {STALL_MIN_S} s) longer than the median request of the same place in a batch, over both "
+          "variants (they send the same chunks): noida-db rewrites its whole data file on a timer while writes keep coming, "
+          "blocking requests, and the rewrite lands in whichever variant is writing; 'without stalls' takes each "
+          "variant's stall seconds beyond the usual out of its own time.")
     print_table("Part 1 — page records/s",
                 ["batch", "records", "pages ow/bare", "PageWriter", "bare bulk", "ow/bare", "ow/bare median",
-                 "bare pages only", "ow/bare pages", "PW time in bulk", "client CPU us/rec ow/bare",
+                 "server stalls ow/bare", "ow/bare without stalls", "bare pages only", "ow/bare pages", "PW time in bulk", "client CPU us/rec ow/bare",
                  "bulk requests/batch", "other requests", "errors ow/bare/pages"], part1)
+    if args.trace:
+        with args.trace.open("w") as fh:
+            for phase, trace in traces:
+                for variant, batch, seconds in trace:
+                    fh.write(json.dumps({"part": phase, "variant": variant, "batch": batch, "s": round(seconds, 4)}) + "\n")
+    if not part2:
+        return
     print_table(f"Part 2 — as the index grows (batch 500; {grow:,} records, {grown[0]:,}/{grown[1]:,} pages stored "
                 f"ow/bare; requests other than bulk after the first batch: "
                 f"{', '.join(f'{k} {c}' for k, c in sorted(other.items())) or 'none'}{stopped})",
-                ["records in window", "PageWriter", "bare bulk", "ow/bare", "ow/bare median", "server RSS MiB ow/bare",
+                ["records in window", "PageWriter", "bare bulk", "ow/bare", "ow/bare median", "server stalls ow/bare",
+                 "ow/bare without stalls", "server RSS MiB ow/bare",
                  "persist s/batch ow/bare", "client CPU us/rec ow/bare"], part2)
     if size:
         print(f"Stored size: {size / 1024:.1f} KiB per record (PageWriter layout, as the server reports it).")
