@@ -268,9 +268,51 @@ def stalls(trace: list[tuple[str, int, float]], first: int, last: int) -> dict[s
     return out
 
 
+def request_medians(trace: list[tuple[str, int, float]], first: int, last: int) -> dict[str, float]:
+    """{variant: the sum over places in a batch of the median request time at that place}:
+    the server's usual time for one batch, which a stall in a few batches does not move.
+    Flat across windows = the server's cost per batch does not grow with the index."""
+    import statistics
+    from collections import defaultdict
+
+    by_place: dict[tuple[str, int], list[float]] = defaultdict(list)
+    per_batch: dict[tuple[str, int], int] = defaultdict(int)
+    for variant, batch, seconds in trace:
+        if first <= batch < last:
+            by_place[variant, per_batch[variant, batch]].append(seconds)
+            per_batch[variant, batch] += 1
+    out: dict[str, float] = defaultdict(float)
+    for (variant, _), times in by_place.items():
+        out[variant] += statistics.median(times)
+    return dict(out)
+
+
+def summarize_trace(path: Path) -> None:
+    """Per-batch usual request time by window, from a --trace file."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for part in dict.fromkeys(r["part"] for r in rows):
+        trace = [(r["variant"], r["batch"], r["s"]) for r in rows if r["part"] == part]
+        n = max(b for _, b, _ in trace) + 1
+        if not rows[0].get("bulk_only"):  # traces before 5a8f5be+1 also timed the final count: drop it
+            n -= 1
+        windows = [(0, n)] if part != "grow" else [(1, 6), (10, 20), (max(1, n - 20), n)]
+        for lo, hi in windows:
+            med, st = request_medians(trace, lo, hi), stalls(trace, lo, hi)
+            if not med.get("ow") or not med.get("bare"):
+                continue  # a short trace: no batch in this window
+            print(f"{part:10} batches {lo:>3}-{hi - 1:<3} usual request time per batch (s): "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in sorted(med.items()))
+                  + f"; ow/bare {med['bare'] / med['ow']:.2f}x; stalls ow/bare {_stall_cell(st)}")
+
+
 def without_stalls(t: dict[str, float], st: dict[str, tuple[int, float]]) -> str:
     """ow/bare ratio of total times with each variant's stall seconds taken out."""
     return ratio(t["bare"] - st["bare"][1], t["ow"] - st["ow"][1])
+
+
+def _usual_cell(trace: list[tuple[str, int, float]], first: int, last: int) -> str:
+    med = request_medians(trace, first, last)
+    return f"{med.get('ow', 0):.3f}/{med.get('bare', 0):.3f}"
 
 
 def _stall_cell(st: dict[str, tuple[int, float]]) -> str:
@@ -283,12 +325,13 @@ def _time_requests(es, variant: str, v: Variants) -> None:
     transport = es.transport
     real = transport.perform_request
 
-    def timed(*a, **kw):
+    def timed(method: str, target: str, *a, **kw):
         t0 = time.perf_counter()
         try:
-            return real(*a, **kw)
+            return real(method, target, *a, **kw)
         finally:
-            v.trace.append((variant, len(v.pairs), time.perf_counter() - t0))
+            if target.split("?")[0].endswith("/_bulk"):  # the timed writes, not the final counts
+                v.trace.append((variant, len(v.pairs), time.perf_counter() - t0))
 
     transport.perform_request = timed
 
@@ -315,7 +358,12 @@ def main() -> None:
     ap.add_argument("--grow-to", type=int, default=0, help="records in part 2 (default 100,000; --quick 10,000)")
     ap.add_argument("--only", choices=("1", "2"), help="run only part 1 or part 2")
     ap.add_argument("--trace", type=Path, help="write every timed request (variant, batch, seconds) as JSON lines here")
+    ap.add_argument("--summarize-trace", type=Path, metavar="TRACE", help="print the usual request time per batch "
+                    "(sum of per-place medians) and the stalls of a --trace file by window, and exit")
     args = ap.parse_args()
+    if args.summarize_trace:
+        summarize_trace(args.summarize_trace)
+        return
     ensure_isolated()
 
     from contextlib import ExitStack
@@ -329,7 +377,7 @@ def main() -> None:
     window_start = {3_000: 500, 10_000: 5_000, 100_000: 90_000}  # the first batch sets the layout up
     if grow and grow not in marks:  # e.g. --grow-to 30000: its last tenth is a window too
         marks.append(grow)
-        window_start[grow] = max(500, grow - grow // 10 // 500 * 500)
+        window_start[grow] = max(500, grow - max(500, grow // 10 // 500 * 500))
     tmp = workdir("index-bench")
     config_dir = default_config_dir()
     total = max(max(n + b for b, n in sizes.items()), grow)
@@ -354,7 +402,7 @@ def main() -> None:
             other = {k: c for k, c in v.calls.items() if k != "bulk"}
             part1.append([batch_size, count, f"{v.count('ow')}/{v.count('bare')}", count / v.t["ow"],
                           count / v.t["bare"], ratio(v.t["bare"], v.t["ow"]), median_ratio(v.pairs, "bare"),
-                          _stall_cell(st), without_stalls(v.t, st),
+                          _stall_cell(st), without_stalls(v.t, st), _usual_cell(v.trace, 0, len(v.pairs)),
                           count / v.t["pages"], ratio(v.t["pages"], v.t["ow"]),
                           f"{100 * v.t_bulk / v.t['ow']:.0f}%",
                           f"{1e6 * v.cpu['ow'] / count:.0f}/{1e6 * v.cpu['bare'] / count:.0f}",
@@ -389,6 +437,7 @@ def main() -> None:
                 st = stalls(v.trace, first_pair, len(v.pairs))
                 part2.append([f"{window_start[done]:,}-{done:,}", w / t["ow"], w / t["bare"], ratio(t["bare"], t["ow"]),
                               median_ratio(v.pairs[first_pair:], "bare"), _stall_cell(st), without_stalls(t, st),
+                              _usual_cell(v.trace, first_pair, len(v.pairs)),
                               f"{rss['ow']:.0f}/{rss['bare']:.0f}",
                               f"{persist['ow']:.1f}/{persist['bare']:.1f}",
                               f"{1e6 * (v.cpu['ow'] - last_cpu['ow']) / w:.0f}/{1e6 * (v.cpu['bare'] - last_cpu['bare']) / w:.0f}"])
@@ -417,23 +466,26 @@ def main() -> None:
           f"{STALL_FACTOR}x (and {STALL_MIN_S} s) longer than the median request of the same place in a batch, over both "
           "variants (they send the same chunks): noida-db rewrites its whole data file on a timer while writes keep coming, "
           "blocking requests, and the rewrite lands in whichever variant is writing; 'without stalls' takes each "
-          "variant's stall seconds beyond the usual out of its own time.")
+          "variant's stall seconds beyond the usual out of its own time; 'usual bulk s/batch' sums, over the places of a "
+          "batch's bulk requests, the median request time at that place: the server's usual time per batch, flat if "
+          "its cost does not grow with the index.")
     print_table("Part 1 — page records/s",
                 ["batch", "records", "pages ow/bare", "PageWriter", "bare bulk", "ow/bare", "ow/bare median",
-                 "server stalls ow/bare", "ow/bare without stalls", "bare pages only", "ow/bare pages", "PW time in bulk", "client CPU us/rec ow/bare",
+                 "server stalls ow/bare", "ow/bare without stalls", "usual bulk s/batch ow/bare", "bare pages only", "ow/bare pages", "PW time in bulk", "client CPU us/rec ow/bare",
                  "bulk requests/batch", "other requests", "errors ow/bare/pages"], part1)
     if args.trace:
         with args.trace.open("w") as fh:
             for phase, trace in traces:
                 for variant, batch, seconds in trace:
-                    fh.write(json.dumps({"part": phase, "variant": variant, "batch": batch, "s": round(seconds, 4)}) + "\n")
+                    fh.write(json.dumps({"part": phase, "variant": variant, "batch": batch, "s": round(seconds, 4),
+                                         "bulk_only": True}) + "\n")
     if not part2:
         return
     print_table(f"Part 2 — as the index grows (batch 500; {grow:,} records, {grown[0]:,}/{grown[1]:,} pages stored "
                 f"ow/bare; requests other than bulk after the first batch: "
                 f"{', '.join(f'{k} {c}' for k, c in sorted(other.items())) or 'none'}{stopped})",
                 ["records in window", "PageWriter", "bare bulk", "ow/bare", "ow/bare median", "server stalls ow/bare",
-                 "ow/bare without stalls", "server RSS MiB ow/bare",
+                 "ow/bare without stalls", "usual bulk s/batch ow/bare", "server RSS MiB ow/bare",
                  "persist s/batch ow/bare", "client CPU us/rec ow/bare"], part2)
     if size:
         print(f"Stored size: {size / 1024:.1f} KiB per record (PageWriter layout, as the server reports it).")
