@@ -97,3 +97,24 @@ def test_a_50_mb_line_is_reported_not_read_and_memory_stays_bounded():
     assert "line 2: line longer than" in proc.stderr.decode()
     # the 50 MB line was skipped in pieces: the tagger process never held it (spaCy + model ≈ 250 MB)
     assert 0 < peak_kb < 600 * 1024
+
+
+def test_a_kind_hint_on_an_input_line_reaches_the_tagger_and_a_bad_one_is_an_error_record():
+    """`kind_hint` is what the crawler's structure pass gives a crawl: on a listing the commodity
+    alone is the offer; the same text without it is decided by the text (prose: no offer)."""
+    text = ("Home Drugs Liquid Ketamine - 1000mg / 10mL A clean batch that was made in a proper lab. It is the "
+            "same one that we have had for years and the people who tried it think that it is as good as the last one.")
+    lines = [
+        json.dumps({"id": "listing", "text": text, "kind_hint": "listing"}),
+        json.dumps({"id": "plain", "text": text}),
+        json.dumps({"id": "bogus", "text": text, "kind_hint": "catalogue"}),
+        json.dumps({"id": "news", "text": text, "kind_hint": "news"}),
+    ]
+    proc = run_tag(("\n".join(lines) + "\n").encode())
+    assert proc.returncode == 0, proc.stderr
+    out = {o["id"]: o for o in map(json.loads, proc.stdout.decode().splitlines())}
+    assert out["listing"]["page_kind"] == "listing" and out["listing"]["categories"] == ["drugs"]
+    assert out["plain"]["page_kind"] not in ("listing", "shop") and out["plain"]["categories"] == []
+    assert out["news"]["page_kind"] == "news" and out["news"]["categories"] == []
+    assert "error" in out["bogus"] and "kind_hint" in out["bogus"]["error"]
+    assert "line 3: 'kind_hint' must be one of" in proc.stderr.decode()

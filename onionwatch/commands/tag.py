@@ -1,4 +1,8 @@
-"""`onionwatch tag`: JSON Lines in ({"id", "text"}), one tagging result per line out, in order.
+"""`onionwatch tag`: JSON Lines in ({"id", "text"} and optionally "kind_hint"), one tagging result
+per line out, in order.
+
+`kind_hint` is the page kind the page's structure shows (listing, shop, forum, paste, news,
+other — what the crawler's structure pass passes on a crawl): it wins over the text's own guess.
 
 Every input line gets exactly one output line, in order. Bad input never stops the run: a line
 that is empty, not JSON, has no string `text`, is not UTF-8, holds a NUL byte or is longer than
@@ -25,8 +29,14 @@ READ_BYTES = 1 << 20  # an over-long line is skipped in pieces of this size, nev
 CHUNK_CHARS = 8 << 20  # text held and tagged at a time (besides one line up to --max-line-bytes)
 
 
-def read_records(stream: BinaryIO, max_line_bytes: int) -> Iterator[tuple[int, Any, str | None, str | None]]:
-    """(line number, id, text, error) per input line, in order; text is None on error."""
+Line = tuple[int, Any, str | tuple[str, str] | None, str | None]
+
+
+def read_records(stream: BinaryIO, max_line_bytes: int) -> Iterator[Line]:
+    """(line number, id, item, error) per input line, in order: item is the text, or the
+    (text, page-kind hint) pair the tagger takes when the line has a `kind_hint`; None on error."""
+    from enrich.pagekind import KINDS
+
     number = 0
     while True:
         line = stream.readline(max_line_bytes + 1)
@@ -65,17 +75,22 @@ def read_records(stream: BinaryIO, max_line_bytes: int) -> Iterator[tuple[int, A
         if "\x00" in text:
             yield number, rid, None, "'text' contains a NUL character"
             continue
-        yield number, rid, text, None
+        hint = record.get("kind_hint")
+        if hint is not None and hint not in KINDS:
+            yield number, rid, None, f"'kind_hint' must be one of {', '.join(KINDS)}"
+            continue
+        yield number, rid, (text, hint) if hint else text, None
 
 
-def _chunk(records: Iterator[tuple[int, Any, str | None, str | None]], lines: int) -> list[tuple[int, Any, str | None, str | None]]:
+def _chunk(records: Iterator[Line], lines: int) -> list[Line]:
     """The next lines to tag together: at most `lines` of them and about CHUNK_CHARS of text
     (one long text is a chunk of its own), so memory is bounded by size, not only by count."""
-    chunk: list[tuple[int, Any, str | None, str | None]] = []
+    chunk: list[Line] = []
     chars = 0
     for record in records:
         chunk.append(record)
-        chars += len(record[2] or "")
+        item = record[2]
+        chars += len(item[0] if isinstance(item, tuple) else item or "")
         if len(chunk) >= max(1, lines) or chars >= CHUNK_CHARS:
             break
     return chunk
@@ -106,9 +121,9 @@ def tag(pipeline_path: Path | None, batch_size: int, processes: int, chunk_lines
             sys.exit(1)
         if not chunk:
             break
-        results = iter(tagger.tag_many([text for _, _, text, _ in chunk if text is not None],
+        results = iter(tagger.tag_many([item for _, _, item, _ in chunk if item is not None],
                                        batch_size=batch_size, n_process=processes))
-        for number, rid, text, error in chunk:
+        for number, rid, _item, error in chunk:
             if error is not None:
                 failed += 1
                 err.write(f"line {number}: {error}\n")
