@@ -399,7 +399,7 @@ _LETTER = re.compile(r"[^\W\d_]")
 
 
 def _not_after_letter(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
-    """What re.compile(r"(?<![^\W\d_])" + pattern.pattern).finditer(text) gives (pattern matches
+    r"""What re.compile(r"(?<![^\W\d_])" + pattern.pattern).finditer(text) gives (pattern matches
     no empty string): a match is kept unless a letter precedes it, and the search goes on from
     the next character after a dropped one, from the end of a kept one."""
     pos = 0
