@@ -36,6 +36,7 @@ def read_records(stream: BinaryIO, max_line_bytes: int) -> Iterator[Line]:
     """(line number, id, item, error) per input line, in order: item is the text, or the
     (text, page-kind hint) pair the tagger takes when the line has a `kind_hint`; None on error."""
     from enrich.pagekind import KINDS
+    from enrich.records import KIND_HINT
 
     number = 0
     while True:
@@ -75,9 +76,9 @@ def read_records(stream: BinaryIO, max_line_bytes: int) -> Iterator[Line]:
         if "\x00" in text:
             yield number, rid, None, "'text' contains a NUL character"
             continue
-        hint = record.get("kind_hint")
+        hint = record.get(KIND_HINT)
         if hint is not None and hint not in KINDS:
-            yield number, rid, None, f"'kind_hint' must be one of {', '.join(KINDS)}"
+            yield number, rid, None, f"'{KIND_HINT}' must be one of {', '.join(KINDS)}"
             continue
         yield number, rid, (text, hint) if hint else text, None
 
