@@ -112,10 +112,11 @@ class PageKindGuesser:
         self.title_offer = tuple(w.lower() for w in cfg.get("title_offer", ()))
 
     def _cue_counts(self, low: str) -> dict[str, int]:
-        """Per kind, how many cue words occur; a shop cue counts once however often it recurs
-        (an article that says "price" five times is not a shop; a shop shows cart, shipping, price)."""
+        """Per kind, how many cue words occur; a shop or listing cue counts once however often it
+        recurs (an article that says "price" five times is not a shop; a shop shows cart,
+        shipping, price; a story that says "weight" three times is not a product page)."""
         counts = dict.fromkeys(KINDS, 0)
-        seen_shop: set[str] = set()
+        seen_shop: set[tuple[str, str]] = set()
         n = len(low)
         for start, end, (term, head_spaced, tail_spaced, kinds) in self.cues.matches(low):
             if head_spaced and start > 0 and _spaced(low[start - 1]):
@@ -123,10 +124,10 @@ class PageKindGuesser:
             if tail_spaced and end < n and _spaced(low[end]):
                 continue
             for kind in kinds:
-                if kind == "shop":
-                    if term in seen_shop:
+                if kind == "shop" or kind == "listing":
+                    if (kind, term) in seen_shop:
                         continue
-                    seen_shop.add(term)
+                    seen_shop.add((kind, term))
                 counts[kind] += 1
         return counts
 
@@ -163,6 +164,7 @@ class PageKindGuesser:
         tokens = [t.strip(_PUNCT) for t in low.split()]
         words = len(tokens) - tokens.count("") or 1
         function = sum(map(self.function_words.__contains__, tokens))
+        unspaced_chars = 0
         if _UNSPACED.search(low):  # Thai/Chinese: function words per character, as a share
             unspaced_chars = len(_UNSPACED.findall(low))
             prose = max(sum(n for _, n in self.function_chars.iter(low)) / max(1, unspaced_chars) * 3, function / words)
@@ -170,8 +172,9 @@ class PageKindGuesser:
             prose = function / words
         prose = min(1.0, prose)
         # running sentences: many function words, or (languages whose function words the list
-        # covers thinly, e.g. Vietnamese, Indonesian) several long sentences
-        is_prose = words >= 8 and (prose >= 0.25 or (sentences >= 3 and words >= 8 * sentences))
+        # covers thinly, e.g. Vietnamese, Indonesian) several long sentences; Thai and Chinese
+        # have few spaces, so their length is counted in characters (~2 a word)
+        is_prose = (words >= 8 or unspaced_chars >= 16) and (prose >= 0.25 or (sentences >= 3 and words >= 8 * sentences))
         scores = {
             "paste": delimited / max(1, len(lines)) * 4 if len(lines) >= 6 else 0.0,
             # several priced items, shop furniture (cart, shipping, escrow); prose is rarely a shop
@@ -193,12 +196,16 @@ class PageKindGuesser:
         # is a clause, with more function words ("Sự thật về sức mạnh huyền bí từ ngà voi")
         title_function = sum(1 for t in title_tokens if t in self.function_words)
         product_title = title_commodity and len(lines) > 1 and 1 <= title_words <= 14 and not _SENTENCE_END.search(title)
-        if product_title and title_function <= max(1, title_words // 8) and not cues["news"] and not negative_cues:
+        offers_in_title = product_title and any(w in title.lower() for w in self.title_offer)
+        if product_title and is_prose and not offers_in_title and _UNSPACED.search(title) and not (prices or measures or qtys or cues["listing"] or cues["shop"]):
+            pass  # a Thai/Chinese headline over running prose with nothing of a product page: an article
+        elif product_title and title_function <= max(1, title_words // 8) and not cues["news"] and not negative_cues:
             scores["listing"] += 2.0  # a product page: the item named in a title line, then its description
-        elif product_title and any(w in title.lower() for w in self.title_offer):
+        elif offers_in_title:
             scores["listing"] += 2.0  # "Walrus Ivory For Sale": the title offers it, whatever the legal notes below say
         if any(_LONE_PRICE.match(ln) for ln in lines[:8]):
             scores["listing"] += 1.5  # a price on a line of its own near the top: a product page
+            scores["news"] -= 1.0  # (articles state prices inside sentences; legal notes below it do not make it one)
         if scores["listing"] >= 2.0 and priced_lines >= 3:
             scores["shop"] = max(scores["shop"], scores["listing"] + 0.1)  # many items: a shop page
         kind = max(scores, key=lambda k: (scores[k], -KINDS.index(k)))
