@@ -112,9 +112,9 @@ def decide(
     # price-guide record of a past sale, not an offer, wherever on the page the mark is (a short
     # status line too, which counts as page furniture for other negative cues)
     sold_status = _lowered(settings.get("sold_status", ()))
-    if kind == "listing" and sold_status and any(
+    if kind == "listing" and (sold_status and any(
         t.kind == "negative_cue" and text[t.start : t.end].lower() in sold_status for t in analysis.terms
-    ):
+    ) or _sold_line(text)):
         page_is_report = True
     scores = dict(scores or {})
     threshold = float(settings["classifier_threshold"])
@@ -290,6 +290,21 @@ def _same_line_near(text: str, a: Any, b: Any, reach: int) -> bool:
 
 _INFO_REACH = 400  # beyond this a guide word and a commodity are never "near" (_same_line_near's reach 80 + term lengths)
 _LONGEST_CUE = 200  # no cue or amount is longer: bounds the backwards search
+
+
+_SOLD = re.compile(r"SOLD\b")
+_SOLD_LINE_NOISE = " \t.#:|-*0123456789"
+
+
+def _sold_line(text: str) -> bool:
+    """A line that says only SOLD (a dealer's "SOLD" badge, "# 28026 ........ SOLD"): the item
+    has been sold. Upper case only: "sold with its stand" and "SOLD OUT" counters are not it."""
+    for m in _SOLD.finditer(text):
+        lo = text.rfind("\n", 0, m.start()) + 1
+        hi = text.find("\n", m.end())
+        if text[lo : len(text) if hi < 0 else hi].strip(_SOLD_LINE_NOISE) == "SOLD":
+            return True
+    return False
 
 
 def _quotes(text: str) -> list[tuple[int, int]]:
