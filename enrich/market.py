@@ -46,6 +46,11 @@ class Market:
         self.multiplier = re.compile(rf" ?(?P<mul>{_alternation(list(self.multipliers))}){_LATIN_AFTER}")
         self.after_currency = re.compile(rf" ?(?P<cur>{_alternation(cfg['currency_suffix'])}){_LATIN_AFTER}")
         self.after_unit = re.compile(rf" ?(?P<unit>{_alternation(cfg['units'])}){_LATIN_AFTER}")
+        # necessary conditions of those three, checked first (most numbers are neither prices
+        # nor quantities): the character that ends a prefix, or begins a suffix or unit
+        self.prefix_last = frozenset(w.lower()[-1] for w in cfg["currency_prefix"] if w)
+        self.suffix_first = frozenset(w.lower()[0] for w in cfg["currency_suffix"] if w)
+        self.unit_first = frozenset(w.lower()[0] for w in cfg["units"] if w)
 
     def find(self, low: str) -> list[Amount]:
         out: list[Amount] = []
@@ -54,24 +59,35 @@ class Market:
             if start and (low[start - 1].isalnum() and low[start - 1].isascii() or low[start - 1] in ".,"):
                 continue
             # most numbers are neither prices nor quantities: parse the value only for those that are
-            before = self.before.search(low, max(0, start - 6), start)
+            before = self.before.search(low, max(0, start - 6), start) if self._after_prefix(low, start) else None
             if before and (not out or before.start() >= out[-1].end):
                 mul = self.multiplier.match(low, end)
                 factor = self.multipliers[mul.group("mul")] if mul else 1.0
                 cur = before.group("cur")
                 out.append(Amount("price", before.start(), mul.end() if mul else end, _number(m.group()) * factor, self.codes.get(cur, cur.upper())))
                 continue
-            after = self.after_currency.match(low, end)
+            follows = low[end + 1 : end + 2] if low.startswith(" ", end) else low[end : end + 1]
+            after = self.after_currency.match(low, end) if follows in self.suffix_first else None
             if after and after.group("cur") == "k" and _GOLD.match(low, after.end()):
                 continue  # "24k gold", "18k white gold": a gold purity, not 24,000 đồng
             if after:
                 cur = after.group("cur")
                 out.append(Amount("price", start, after.end(), _number(m.group()) * self.multipliers.get(cur, 1.0), self.codes.get(cur, cur.upper())))
                 continue
-            unit = self.after_unit.match(low, end)
+            unit = self.after_unit.match(low, end) if follows in self.unit_first else None
             if unit:
                 out.append(Amount("quantity", start, unit.end(), _number(m.group()), unit.group("unit")))
         return out
+
+    def _after_prefix(self, low: str, at: int) -> bool:
+        """`before` can match before `at`: its match ends at `at` (or before a newline there,
+        where its `$` also matches), after an optional space, with a prefix's last character."""
+        i = at - 1
+        if i >= 0 and low[i] == "\n":
+            i -= 1
+        if i >= 0 and low[i] == " ":
+            i -= 1
+        return i >= 0 and low[i] in self.prefix_last
 
 
 def _number(s: str) -> float:

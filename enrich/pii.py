@@ -280,7 +280,7 @@ class PiiFinder:
                 out.append(self._scored("CRYPTO", low, start, end))
             elif len(value) <= 34 and _IBAN_HEAD.match(value) and v.is_iban(value):
                 out.append(self._scored("IBAN_CODE", low, start, end))
-        for m in _finditer(_IBAN_SPACED, text):
+        for m in _iban_spaced(text):
             if m.start() and text[m.start() - 1].isalnum():
                 continue
             value, end = m.group(), m.end()
@@ -433,6 +433,22 @@ def _line_matches(pattern: re.Pattern[str], text: str) -> Iterator[tuple[int, re
         yield m.start() + 1, m
 
 
+def _marked_line_matches(pattern: re.Pattern[str], text: str, mark: re.Pattern[str]) -> Iterator[tuple[int, re.Match[str]]]:
+    """_line_matches(pattern, text) for a pattern that can only match a line holding a `mark`
+    character ([:=] for _KV_LINE): only those lines are tried, each at its start (most lines
+    of a page hold none)."""
+    pos = 0
+    while (hit := mark.search(text, pos)) is not None:
+        start = text.rfind("\n", 0, hit.start()) + 1
+        m = pattern.match(text, start)
+        if m is not None:
+            yield start, m
+        pos = text.find("\n", hit.start()) + 1
+        if not pos:
+            return
+
+
+_KV_MARK = re.compile("[:=]")
 _EMAIL_LOCAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
 
 
@@ -453,6 +469,21 @@ def _emails(text: str) -> Iterator[re.Match[str]]:
                 yield m
                 done = m.end()
         at = text.find("@", max(at + 1, done))
+
+
+def _iban_spaced(text: str) -> Iterator[re.Match[str]]:
+    """_IBAN_SPACED.finditer(text), tried only where a match can start: two characters before
+    a hit of its probe (a match's "\\d\\d XXXX XXXX"), at each next such place in turn. The pattern
+    opens with [A-Za-z]{2}, which a plain scan tries at every letter."""
+    probe = _PROBES[_IBAN_SPACED]
+    pos = 0
+    while (hit := probe.search(text, pos + 2)) is not None:
+        m = _IBAN_SPACED.match(text, hit.start() - 2)
+        if m is not None:
+            yield m
+            pos = m.end()
+        else:
+            pos = hit.start() - 1
 
 
 def _long_runs(text: str) -> list[tuple[int, int]]:
@@ -567,7 +598,7 @@ def _vertical_fields(text: str, entities: list[Entity]) -> list[Entity]:
                 out.extend(_outside(text, m.start(2), m.end(2), taken, ordered))
 
     prev_end = -2
-    for line_start, m in _line_matches(_KV_LINE, text):
+    for line_start, m in _marked_line_matches(_KV_LINE, text, _KV_MARK):
         key = m.group(1).strip().lower()
         gap = text[prev_end:line_start] if prev_end >= 0 else "x"
         if gap not in ("\n", "\r\n") or key in keys:

@@ -212,7 +212,7 @@ def test_number_regexes_opening_with_a_class_match_as_first_written() -> None:
     for _ in range(40_000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 16)))
         assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)], text
-        assert lang._WORD.findall(text) == re.findall(r"[a-z]+", text)
+        assert [w.decode() for w in text.encode("ascii", "replace").translate(lang._ONLY_AZ).split()] == re.findall(r"[a-z]+", text)
 
 
 @pytest.mark.parametrize("pattern", list(pii._AFTER_NEWLINE))

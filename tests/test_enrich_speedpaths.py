@@ -1,0 +1,148 @@
+"""The tagger's fast paths of the speed round of issue 11 give exactly what they replace.
+
+enrich.lang counts scripts with one table look-up per character and finds words in the ASCII
+bytes; enrich.market tries its currency and unit regexes only next to a character that can begin
+or end one; enrich.pii tries the spaced-IBAN regex only where its probe says a match can start,
+and the key:value line regex only on lines holding ":" or "=". Each is compared with the plain
+computation on generated text, edges included (other scripts, astral characters, lone
+surrogates, newlines).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from typing import Any
+
+import pytest
+
+import configs
+from enrich import Tagger, pii
+from enrich.lang import LanguageGuesser
+from enrich.market import Market
+from enrich.scan import load_config
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, Any]:
+    return load_config(configs.path("tagger"))
+
+
+def _reference_guess(cfg: dict[str, Any], text: str) -> str:
+    """The language guess as first written: regexes for the scripts, the words and the
+    Vietnamese letters."""
+    sample = text[: int(cfg["sample_chars"])]
+    if re.search(r"[\u0e00-\u0e7f\u4e00-\u9fff]", sample):
+        thai = len(re.sub(r"[^\u0e00-\u0e7f]+", "", sample))
+        han = len(re.sub(r"[^\u4e00-\u9fff]+", "", sample))
+        latin = len(re.sub(r"[^A-Za-z\u00c0-\u024f\u1e00-\u1eff]+", "", sample))
+        if thai and thai >= max(han, latin * 0.5):
+            return "th"
+        if han and han >= latin * 0.5:
+            return "und" if len(re.findall(r"[\u3040-\u30ff\uac00-\ud7af]", sample)) > han * 0.2 else "zh"
+    words = re.findall(r"[a-z]+", sample.lower())
+    if not words:
+        return "und"
+    if len(re.findall("[" + re.escape(cfg["vi_letters"]) + "]", sample)) >= float(cfg["vi_min_ratio"]) * sum(map(len, words)):
+        return "vi"
+    counts = Counter({lang: sum(w in set(stop) for w in words) for lang, stop in cfg["stopwords"].items()})
+    if not counts["en"] and not counts["idms"]:
+        return "und"
+    if counts["en"] >= counts["idms"]:
+        return "en"
+    return "ms" if counts["ms"] > counts["id"] else "id"
+
+
+def test_language_guess_gives_what_the_regex_guess_gives(data: dict[str, Any]) -> None:
+    cfg = data["lang"]
+    guesser = LanguageGuesser(cfg)
+    stop = sorted({w for words in cfg["stopwords"].values() for w in words})
+    pieces = stop + [" ", "\n", "-", "'", "The", "AND", "x", "é", "ă", "Đ", "ạ", "ườ", "ขาย", "ไทย", "中文", "出售", "カタカナ",
+                     "한국", "\U0001f600", "\udcff", "K", "İ", "Σ", "ß", "1", "Viagra", "yang", "dan", "di", "untuk", "boleh", "ini"]
+    scripts = ["ขายยา", "ไทย", "คน", "中文", "出售", "象牙", "カタカナ", "한국"]
+    rng = random.Random(71)
+    seen: Counter[str] = Counter()
+    for _ in range(20_000):
+        mix = pieces + scripts * rng.choice([0, 2, 20])
+        text = "".join(rng.choice(mix) + rng.choice(["", " "]) for _ in range(rng.randint(0, 40)))
+        if rng.random() < 0.1:
+            text = text * (2000 // max(1, len(text)))  # past the sample's end
+        expected = _reference_guess(cfg, text)
+        assert guesser.guess(text) == expected, text
+        seen[expected] += 1
+    assert all(seen[lang] > 100 for lang in ("en", "vi", "th", "zh", "und", "id", "ms")), seen
+
+
+def test_script_counts_count_what_the_regexes_find(data: dict[str, Any]) -> None:
+    guesser = LanguageGuesser(data["lang"])
+    rng = random.Random(73)
+    chars = [chr(c) for c in (0x41, 0x5A, 0x5B, 0x60, 0x61, 0x7A, 0x7B, 0xBF, 0xC0, 0x24F, 0x250, 0xE00, 0xE7F, 0xE80, 0x1DFF,
+                              0x1E00, 0x1EA1, 0x1EFF, 0x1F00, 0x303F, 0x3040, 0x30FF, 0x3100, 0x4DFF, 0x4E00, 0x9FFF, 0xA000,
+                              0xABFF, 0xAC00, 0xD7AF, 0xD7B0, 0xDCFF, 0xFFFF, 0x1F600, 0x20000)] + list(data["lang"]["vi_letters"])
+    for _ in range(5000):
+        text = "".join(rng.choice(chars) for _ in range(rng.randint(0, 30)))
+        expected = tuple(len(re.findall(p, text)) for p in (r"[\u0e00-\u0e7f]", r"[\u4e00-\u9fff]", r"[\u3040-\u30ff\uac00-\ud7af]",
+                                                           r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff]",
+                                                           "[" + re.escape(data["lang"]["vi_letters"]) + "]"))
+        assert guesser._counts(text) == expected, text
+
+
+class _Anything:
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+def test_amounts_with_and_without_the_character_looks(data: dict[str, Any]) -> None:
+    """Market.find tries its prefix, suffix and unit regexes only where the character before or
+    after the number can end or begin one: the same amounts as trying them at every number."""
+    fast, plain = Market(data["market"]), Market(data["market"])
+    plain.prefix_last = plain.suffix_first = plain.unit_first = _Anything()  # type: ignore[assignment]
+    plain._after_prefix = lambda low, at: True  # type: ignore[method-assign]
+    cfg = data["market"]
+    words = cfg["currency_prefix"] + cfg["currency_suffix"] + cfg["units"] + list(cfg["multipliers"])
+    words = [w.lower() for w in words] + ["x", "a", "-", ".", ",", "gold", "é", ""]
+    numbers = ["1", "25", "1.500", "0,5", "2,000.50", "1 500", "24", "7\u00a0000"]
+    gaps = ["", " ", "  ", "\n", " \n", "\n ", "a", "."]
+    rng = random.Random(79)
+    found = 0
+    for _ in range(30_000):
+        low = "".join(rng.choice(words) + rng.choice(gaps) + rng.choice(numbers) + rng.choice(gaps) for _ in range(rng.randint(0, 5)))
+        low += rng.choice(words)
+        expected = plain.find(low)
+        assert fast.find(low) == expected, low
+        found += bool(expected)
+    assert found > 10_000
+
+
+def test_spaced_iban_scan_tried_at_probe_hits_gives_the_plain_scans_matches() -> None:
+    rng = random.Random(83)
+    pieces = ["GB", "82", "DE", "89", "WEST", "1234", "5698", "7654", "32", "3704", "0044", "0532", "0130", "00", " ", "  ", "a",
+              "1", "\u0663\u0663", "x", "\n", "GB82 WEST 1234 5698 7654 32"]
+    hits = 0
+    for _ in range(40_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 16)))
+        expected = [m.span() for m in pii._IBAN_SPACED.finditer(text)]
+        assert [m.span() for m in pii._iban_spaced(text)] == expected, text
+        hits += bool(expected)
+    assert hits > 1000
+
+
+def test_key_value_lines_tried_where_a_line_holds_the_mark() -> None:
+    rng = random.Random(89)
+    pieces = ["\n", "\r\n", " ", "\t", "Name", "DOB", "ID", ":", "=", "|", "- ", "• ", "# ", "1990-01-01", "x", "\u00e9", "ab",
+              "Name: Jane Doe", "a=b", "1:2", "\n\n"]
+    hits = 0
+    for _ in range(40_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 18)))
+        # (line start, groups, end): _line_matches' own match may start at the newline before the line
+        expected = [(start, m.regs[1:], m.end()) for start, m in pii._line_matches(pii._KV_LINE, text)]
+        got = [(start, m.regs[1:], m.end()) for start, m in pii._marked_line_matches(pii._KV_LINE, text, pii._KV_MARK)]
+        assert got == expected, text
+        hits += bool(expected)
+    assert hits > 2000
+
+
+def test_tagger_loads_with_the_fast_paths() -> None:
+    result = Tagger.load(classifier="").tag("Selling cocaine 5g for $80, call +66 81 234 5678. Name: A B\nID: 1")
+    assert result["lang"] == "en" and result["categories"] == ["drugs"]
