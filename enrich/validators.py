@@ -171,8 +171,10 @@ def phone_region(value: str, regions: Iterable[str], possible: bool = False) -> 
         if not _possible_length(number_digits, region):
             continue  # parsing is the expensive part: skip regions the length rules out
         suffix = _national_suffix(region) if plain else None
-        if suffix is not None and not suffix.search(number_digits):
-            continue  # no ending of the digits is a national number there: it cannot be valid
+        if suffix is not None:
+            starts = _strippable_start(region)
+            if not (suffix.search(number_digits) if starts.match(number_digits) else suffix.match(number_digits)):
+                continue  # no ending of the digits (all of them, where parsing keeps all) is a national number there
         try:
             number = phonenumbers.parse(value, region)
         except phonenumbers.NumberParseException:
@@ -215,6 +217,20 @@ def _national_suffix(region: str) -> re.Pattern[str] | None:
     if not types:
         return re.compile(f"(?:{general})\\Z")
     return re.compile(f"(?=(?:{general})\\Z)(?:{'|'.join(types)})\\Z")
+
+
+@functools.cache
+def _strippable_start(region: str) -> re.Pattern[str]:
+    """What parsing may strip from the start of a region's plain national digits: an
+    international prefix (then a country code), the country code, a national prefix. Where this
+    does not match, the national number parsing gives is all of the digits, so they must match
+    _national_suffix whole (its .match: both of its parts end at the end of the digits), not
+    just an ending of them: most numbers tried in a region not their own fail here unparsed."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    parts = [re.escape(str(meta.country_code))]
+    parts += [f"(?:{p})" for p in (meta.international_prefix, meta.national_prefix_for_parsing) if p]
+    parts += [re.escape(meta.national_prefix)] if meta.national_prefix else []
+    return re.compile("|".join(parts))
 
 
 # the number types phonenumbers' _number_type_helper tries after the general pattern

@@ -146,3 +146,48 @@ def test_key_value_lines_tried_where_a_line_holds_the_mark() -> None:
 def test_tagger_loads_with_the_fast_paths() -> None:
     result = Tagger.load(classifier="").tag("Selling cocaine 5g for $80, call +66 81 234 5678. Name: A B\nID: 1")
     assert result["lang"] == "en" and result["categories"] == ["drugs"]
+
+
+def test_whole_digits_phone_precheck_rejects_no_valid_region() -> None:
+    """enrich.validators.phone_region: where nothing can be stripped from the start of plain
+    digits, they must be a national number of the region whole; every region in which parsing
+    finds the number valid, tried alone, still says so (example numbers of each region written as
+    people write them, with trunk prefix, country code, international prefixes, digits changed)."""
+    import phonenumbers
+
+    from enrich import validators as v
+
+    cfg = load_config(configs.path("tagger"))["pii"]
+    regions = list(dict.fromkeys([r for rs in cfg["phone_regions_by_lang"].values() for r in rs] + cfg["phone_regions_default"]
+                                 + cfg["phone"]["context_regions"]))
+    rng = random.Random(97)
+    values = []
+    for region in regions:
+        for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            nsn, cc = phonenumbers.national_significant_number(example), str(example.country_code)
+            national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+            values += [national, nsn, cc + nsn, "0" + nsn, "011" + cc + nsn, "001" + cc + nsn, "0011" + cc + nsn, cc + " " + nsn,
+                       "1" + nsn, "8" + nsn, "0" + cc + nsn]
+    for value in list(values):
+        for _ in range(2):
+            chars = list(value)
+            at = rng.randrange(len(chars))
+            if chars[at].isdigit():
+                chars[at] = rng.choice("0123456789")
+            values.append("".join(chars))
+    valid = 0
+    for value in values:
+        for region in regions:
+            try:
+                number = phonenumbers.parse(value, region)
+                expected = region if phonenumbers.is_valid_number_for_region(number, region) else None
+            except phonenumbers.NumberParseException:
+                expected = None
+            if value.lstrip().startswith(("+", "00")) or not v._possible_length(v.digits(value), region):
+                continue  # the international path; regions the length rules out (tested apart)
+            assert v.phone_region(value, [region]) == expected, (value, region)
+            valid += expected is not None
+    assert valid > 300
