@@ -11,7 +11,7 @@ Sets:
   agora-dev    Agora March 2014 titles (same market as training, other month: within-market)
   wildlife-web excerpts of public web pages about wildlife products (if the private cache exists),
                also split by site: -dev (read while developing) and one row per unread held-out
-               batch, -heldout2, -heldout3 (see bench/data/tagger/wildlife_web.sources.yaml)
+               batch, e.g. -heldout2, -heldout5 (see bench/data/tagger/wildlife_web.sources.yaml)
   hard-neg     tests/data/tagger/hard_negatives.yaml + paragraphs of the seed reports +
                the non-offers of tests/data/tagger/labelled.yaml: must stay untagged
 Systems: rules (classifier off), classifier (score ≥ its threshold, text alone), combined (the

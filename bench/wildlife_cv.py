@@ -308,7 +308,10 @@ def main() -> None:
             alone = prf(gold, [s >= th for s in scores])
             both = prf(gold, [r and s >= th for r, s in zip(rules, scores)])
             cells.append(f"{th}: {alone['p']:.2f}/{alone['r']:.2f}/{alone['f1']:.2f}, rules-and {both['f1']:.2f}")
-        print(f"  {name}: " + "; ".join(cells))
+        pos = [s for s, g in zip(scores, gold) if g]
+        neg = [s for s, g in zip(scores, gold) if not g]
+        auc = sum((a > b) + 0.5 * (a == b) for a in pos for b in neg) / max(1, len(pos) * len(neg))
+        print(f"  {name} (ranking AUC {auc:.3f}): " + "; ".join(cells))
         figures.setdefault("sweep", {})[name] = cells
     by_lang = Counter((r["lang"], g) for r, g in zip(rows, gold))
     print("read pages by language (offer, page count):", dict(sorted(by_lang.items())))
