@@ -175,7 +175,7 @@ class TaggerComponent:
     def _tag(self, docs: list[Doc]) -> list[Doc]:
         texts = [doc.text for doc in docs]  # Doc.text is rebuilt (decoded from the vocab) on every call
         cuts = [_cut(text, self.max_chars) for text in texts]
-        analyses = [self.scanner.scan(text[:cut] if cut < len(text) else text, doc._.ow_kind_hint) for doc, text, cut in zip(docs, texts, cuts)]
+        analyses = self.scanner.scan_many([text[:cut] if cut < len(text) else text for text, cut in zip(texts, cuts)], [doc._.ow_kind_hint for doc in docs])
         pieces = [
             (a, lo + off, piece)
             for a in analyses

@@ -96,24 +96,65 @@ class Scanner:
 
     def scan(self, text: str, kind_hint: str | None = None) -> Analysis:
         """`kind_hint`: the page kind when the crawler knows it from the page's structure."""
-        low = text.lower()
-        if len(low) != len(text):  # a few characters lower-case to two; keep offsets aligned
-            low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-        lang = self.lang.guess(text)
-        terms = self.lexicon.scan(low)
-        has_commodity = any(t.kind == "commodity" for t in terms)
-        entities = self.pii.find(text, low, lang)
-        negative = [t for t in terms if t.kind == "negative_cue"]
-        furniture = furniture_lines(text, [t.start for t in negative]) if negative else []
-        if furniture:  # reporting words in a menu or on a button say nothing about the page
-            on_furniture = SpanIndex(furniture)
-            negative = [t for t in negative if not on_furniture.contains_point(t.start)]
-        first_line = text.lstrip()[:200].split("\n", 1)[0]
-        title_at = len(text) - len(text.lstrip())
-        title_commodity = any(t.kind == "commodity" and t.weight >= 1.0 and title_at <= t.start < title_at + len(first_line) for t in terms)
-        page_kind = self.page_kinds.guess(text, kind_hint, negative_cues=len(negative), title_commodity=title_commodity)
-        amounts = self.market.find(low) if has_commodity or page_kind.kind in ("listing", "shop") else []
-        if amounts and entities:  # digits inside an address or card are not a price
-            in_entity = SpanIndex((e.start, e.end) for e in entities)
-            amounts = [a for a in amounts if not in_entity.overlaps(a.start, a.end)]
-        return Analysis(text, lang, entities, terms, amounts, page_kind, furniture)
+        return self.scan_many([text], [kind_hint])[0]
+
+    def scan_many(self, texts: list[str], kind_hints: list[str | None] | None = None) -> list[Analysis]:
+        """scan() of each text, done one step at a time over all of them (every page's language,
+        then every page's lexicon terms, PII, page kind, amounts): each step's tables, regexes
+        and automata stay in the CPU caches from one page to the next. Run page by page, the
+        steps evict each other's data: each one cost 1.1-1.8x its own time on the speed bench."""
+        hints = kind_hints if kind_hints is not None else [None] * len(texts)
+        if len(texts) > 1 and sum(map(len, texts)) > _GROUP_CHARS:  # big pages: a few at a time (memory)
+            out: list[Analysis] = []
+            start = 0
+            while start < len(texts):
+                end, size = start + 1, len(texts[start])
+                while end < len(texts) and size + len(texts[end]) <= _GROUP_CHARS:
+                    size += len(texts[end])
+                    end += 1
+                out += self.scan_many(texts[start:end], hints[start:end])
+                start = end
+            return out
+        lows = [_lower(text) for text in texts]
+        langs = [self.lang.guess(text) for text in texts]
+        all_terms = [self.lexicon.scan(low) for low in lows]
+        all_entities = [self.pii.find(text, low, lang) for text, low, lang in zip(texts, lows, langs)]
+        shapes = [_shape(text, terms) for text, terms in zip(texts, all_terms)]
+        kinds = [
+            self.page_kinds.guess(text, hint, negative_cues=len(negative), title_commodity=title_commodity)
+            for text, hint, (negative, _, title_commodity) in zip(texts, hints, shapes)
+        ]
+        out = []
+        for text, low, lang, terms, entities, (_, furniture, _), page_kind in zip(texts, lows, langs, all_terms, all_entities, shapes, kinds):
+            has_commodity = any(t.kind == "commodity" for t in terms)
+            amounts = self.market.find(low) if has_commodity or page_kind.kind in ("listing", "shop") else []
+            if amounts and entities:  # digits inside an address or card are not a price
+                in_entity = SpanIndex((e.start, e.end) for e in entities)
+                amounts = [a for a in amounts if not in_entity.overlaps(a.start, a.end)]
+            out.append(Analysis(text, lang, entities, terms, amounts, page_kind, furniture))
+        return out
+
+
+_GROUP_CHARS = 1_000_000  # scan_many takes the steps over pages of at most this many characters together
+
+
+def _lower(text: str) -> str:
+    """The text lower-cased, offsets kept: a few characters lower-case to two, those stay."""
+    low = text.lower()
+    if len(low) != len(text):
+        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    return low
+
+
+def _shape(text: str, terms: list[Term]) -> tuple[list[Term], list[tuple[int, int]], bool]:
+    """The reporting cues that count (not on page furniture), the furniture lines, and whether
+    the first line names a commodity (a product page's title)."""
+    negative = [t for t in terms if t.kind == "negative_cue"]
+    furniture = furniture_lines(text, [t.start for t in negative]) if negative else []
+    if furniture:  # reporting words in a menu or on a button say nothing about the page
+        on_furniture = SpanIndex(furniture)
+        negative = [t for t in negative if not on_furniture.contains_point(t.start)]
+    first_line = text.lstrip()[:200].split("\n", 1)[0]
+    title_at = len(text) - len(text.lstrip())
+    title_commodity = any(t.kind == "commodity" and t.weight >= 1.0 and title_at <= t.start < title_at + len(first_line) for t in terms)
+    return negative, furniture, title_commodity

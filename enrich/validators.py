@@ -62,7 +62,12 @@ def is_my_nric(value: str) -> bool:
 
 
 def is_id_nik(value: str) -> bool:
-    return nik.is_valid(digits(value))
+    number = digits(value)
+    # python-stdnum reads a birth date (day, +40 for women; month) before it looks the place up:
+    # sixteen ASCII digits without a possible one fail there (most 16-digit numbers are cards)
+    if len(number) == 16 and number.isascii() and not (1 <= int(number[8:10]) <= 12 and 1 <= int(number[6:8]) % 40 <= 31):
+        return False
+    return nik.is_valid(number)
 
 
 _SG_WEIGHTS = (2, 7, 6, 5, 4, 3, 2)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -191,3 +192,47 @@ def test_whole_digits_phone_precheck_rejects_no_valid_region() -> None:
             assert v.phone_region(value, [region]) == expected, (value, region)
             valid += expected is not None
     assert valid > 300
+
+
+def test_nik_birth_date_look_rejects_no_valid_nik() -> None:
+    from stdnum.id import nik
+
+    from enrich import validators as v
+
+    rng = random.Random(101)
+    valid = 0
+    for _ in range(20_000):
+        digits = "".join(rng.choice("0123456789") for _ in range(16))
+        if rng.random() < 0.5:  # a real place and a plausible birth date (day + 40 for women)
+            digits = rng.choice(["3171", "3273", "5171", "1271"]) + digits[4:6] + f"{rng.randint(1, 71):02d}{rng.randint(0, 13):02d}" + digits[10:]
+        value = rng.choice([digits, digits[:6] + "." + digits[6:12] + "." + digits[12:], "\u0663" + digits[1:]])
+        expected = nik.is_valid(v.digits(value))
+        assert v.is_id_nik(value) == expected, value
+        valid += expected
+    assert valid > 1000
+
+
+def test_scan_of_many_pages_step_by_step_is_the_scan_of_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scanner.scan_many takes each step over all pages (or over groups of pages when they are
+    big): the same analysis for every page as scanning it alone, hints included."""
+    from enrich import scan
+
+    data = _pages()
+    scanner = Tagger.load(classifier="").core.scanner
+    hints = [None, "listing", None, "news", None, "shop"] * (len(data) // 6 + 1)
+    hints = hints[: len(data)]
+    alone = [scanner.scan(text, hint) for text, hint in zip(data, hints)]
+    assert scanner.scan_many(data, hints) == alone
+    monkeypatch.setattr(scan, "_GROUP_CHARS", 500)  # groups of a few pages, a big page alone
+    assert scanner.scan_many(data, hints) == alone
+    assert scanner.scan_many([]) == []
+
+
+def _pages() -> list[str]:
+    """Pages of every kind: the labelled set and hard negatives, and a long PII page."""
+    import yaml
+
+    root = Path(__file__).resolve().parent / "data" / "tagger"
+    texts = [r["text"] for name in ("labelled.yaml", "hard_negatives.yaml") for r in yaml.safe_load((root / name).read_text(encoding="utf-8"))]
+    texts.append("Name: A B\nID: 3171012345670001\nCard: 4111 1111 1111 1111 exp 11/29\n" * 40)
+    return texts
