@@ -132,6 +132,9 @@ class PiiFinder:
             for kind, value in (("expiry", _EXPIRY), ("cvv", r"(\d{3,4})(?![\d/])"), ("pin", r"(\d{4,8})(?![\d/])"))
             if details.get(kind)
         ]
+        # the same without their opening look-behind, for _not_after_letter (they open with the
+        # names' first letters, which the regex engine skips ahead to)
+        self.card_details_field = [re.compile(p.pattern.removeprefix(r"(?<![^\W\d_])")) for p in self.card_details]
         keys = pii.get("password_keys") or []
         self.password_probe = tuple(k.lower() for k in keys)
         self.password = re.compile(rf"(?<![^\W\d_])(?:{_alternation(keys)})[ \t]*[:=][ \t]*([^\s]{{1,64}})") if keys else None
@@ -171,6 +174,18 @@ class PiiFinder:
     # -- recognisers ---------------------------------------------------------------------------
     def find(self, text: str, low: str, lang: str = "und") -> list[Entity]:
         """All validated entities at or above min_score, overlaps resolved by score."""
+        return self.find_many([text], [low], [lang])[0]
+
+    def find_many(self, texts: list[str], lows: list[str], langs: list[str]) -> list[list[Entity]]:
+        """find() of each page, a step at a time over all of them (as enrich.scan's scan_many):
+        the structured identifiers of every page, then every page's digit runs and their
+        validation (phone metadata, checksums), then the overlaps and records."""
+        founds = [self._structured(text, low) for text, low in zip(texts, lows)]
+        for found, text, low, lang in zip(founds, texts, lows, langs):
+            found += self._numeric(text, low, lang)
+        return [self._complete(text, low, found) for text, low, found in zip(texts, lows, founds)]
+
+    def _structured(self, text: str, low: str) -> list[Entity]:
         found: list[Entity] = []
         if "@" in text or ":" in text or "|" in text:
             found += self._credentials(text, low)
@@ -180,6 +195,10 @@ class PiiFinder:
             found += [Entity("ONION_ADDRESS", m.start(), m.end(), self._score("ONION_ADDRESS")) for m in _ONION.finditer(text) if v.is_onion_v3(m.group())]
         found += self._long_tokens(text, low)
         found += self._ips(text, low)
+        return found
+
+    def _numeric(self, text: str, low: str, lang: str) -> list[Entity]:
+        found: list[Entity] = []
         runs: list[tuple[int, int]] = []
         numbers = list(_numbers(text, runs))
         # an NRIC's seven digits hold a probe hit of _numbers: its letter is in or just before a run
@@ -189,6 +208,9 @@ class PiiFinder:
         for m in numbers:
             found += self._number(m.group(), m.start(), low, regions)
         found += self._tracks(text, runs)
+        return found
+
+    def _complete(self, text: str, low: str, found: list[Entity]) -> list[Entity]:
         kept = _resolve([e for e in found if e.score >= self.min_score])
         extra = self._passwords(text, low, kept)
         if any(e.label in ROW_ANCHORS for e in kept):  # personal records and the card's own details
@@ -222,8 +244,8 @@ class PiiFinder:
             bare = _BARE_AFTER_CARD.match(text, e.end, hi)
             if bare:
                 spans += [bare.span(i) for i in (1, 2) if bare.group(i)]
-            for pattern in self.card_details:
-                spans += [m.span(m.lastindex or 1) for m in pattern.finditer(low, lo, hi)]
+            for pattern in self.card_details_field:
+                spans += [m.span(m.lastindex or 1) for m in _not_after_letter(pattern, low, lo, hi)]
             for start, end in spans:
                 if not taken.overlaps(start, end) and not any(o.start < end and start < o.end for o in out):
                     out.append(Entity("CARD_DETAIL", start, end, 0.9))
@@ -398,12 +420,13 @@ def _finditer(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
 _LETTER = re.compile(r"[^\W\d_]")
 
 
-def _not_after_letter(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
-    r"""What re.compile(r"(?<![^\W\d_])" + pattern.pattern).finditer(text) gives (pattern matches
-    no empty string): a match is kept unless a letter precedes it, and the search goes on from
-    the next character after a dropped one, from the end of a kept one."""
-    pos = 0
-    while (m := pattern.search(text, pos)) is not None:
+def _not_after_letter(pattern: re.Pattern[str], text: str, pos: int = 0, endpos: int | None = None) -> Iterator[re.Match[str]]:
+    r"""What re.compile(r"(?<![^\W\d_])" + pattern.pattern).finditer(text, pos, endpos) gives
+    (pattern matches no empty string): a match is kept unless a letter precedes it (before `pos`
+    too: a look-behind sees the whole string), and the search goes on from the next character
+    after a dropped one, from the end of a kept one."""
+    endpos = len(text) if endpos is None else endpos
+    while (m := pattern.search(text, pos, endpos)) is not None:
         start = m.start()
         if start and _LETTER.match(text, start - 1):
             pos = start + 1

@@ -118,7 +118,7 @@ class Scanner:
         lows = [_lower(text) for text in texts]
         langs = [self.lang.guess(text) for text in texts]
         all_terms = [self.lexicon.scan(low) for low in lows]
-        all_entities = [self.pii.find(text, low, lang) for text, low, lang in zip(texts, lows, langs)]
+        all_entities = self.pii.find_many(texts, lows, langs)
         shapes = [_shape(text, terms) for text, terms in zip(texts, all_terms)]
         kinds = [
             self.page_kinds.guess(text, hint, negative_cues=len(negative), title_commodity=title_commodity)

@@ -236,3 +236,24 @@ def _pages() -> list[str]:
     texts = [r["text"] for name in ("labelled.yaml", "hard_negatives.yaml") for r in yaml.safe_load((root / name).read_text(encoding="utf-8"))]
     texts.append("Name: A B\nID: 3171012345670001\nCard: 4111 1111 1111 1111 exp 11/29\n" * 40)
     return texts
+
+
+def test_card_detail_scan_in_a_window_without_look_behind_gives_the_same_matches() -> None:
+    """PiiFinder._card_fields looks for named expiry/CVV/PIN in a window of the card's line with
+    the regexes' look-behind checked by hand (enrich.pii._not_after_letter with pos/endpos): the
+    same matches as finditer(text, pos, endpos), a letter just before the window included."""
+    finder = Tagger.load(classifier="").core.scanner.pii
+    assert finder.card_details and all(not p.pattern.startswith("(?<!") for p in finder.card_details_field)
+    rng = random.Random(103)
+    pieces = ["exp", "expiry", "cvv", "cvc", "pin", "x", "é", " ", "\t", ":", "=", "#", "-", ".", "is ", "11/29", "2029-11", "321",
+              "1234", "123456", "/", "a", "1", "\n"]
+    hits = 0
+    for _ in range(30_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        lo = rng.randint(0, len(text))
+        hi = rng.randint(lo, len(text))
+        for plain, fast in zip(finder.card_details, finder.card_details_field):
+            expected = [m.regs for m in plain.finditer(text, lo, hi)]
+            assert [m.regs for m in pii._not_after_letter(fast, text, lo, hi)] == expected, (text, lo, hi)
+            hits += bool(expected)
+    assert hits > 200
