@@ -1,4 +1,9 @@
-"""The `onionwatch` command. Each area registers its commands from onionwatch/commands/."""
+"""The `onionwatch` command. Each area registers its commands from onionwatch/commands/.
+
+A command's module is imported only when that command runs (or when help lists it): the
+command modules pull in spaCy, Scrapy, the Elasticsearch client and scipy, ~2 s of imports that
+every `onionwatch` call used to pay, light ones like `lab status` or `token create` included.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +12,65 @@ import pkgutil
 
 import click
 
+# command name -> the modules of onionwatch/commands/ whose COMMANDS define it, in import order
+# (journal adds `rebuild` to the index group that index_cmd defines). tests/test_cli.py keeps
+# this table equal to what the modules define.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "alerts": ("alerts",),
+    "check": ("check",),
+    "crawl": ("crawl",),
+    "demo": ("demo",),
+    "es": ("index_cmd",),
+    "evidence": ("evidence",),
+    "export": ("export",),
+    "index": ("index_cmd", "journal"),
+    "lab": ("lab",),
+    "listings": ("listings",),
+    "pivot": ("listings",),
+    "search": ("search",),
+    "serve": ("serve",),
+    "services": ("services",),
+    "sites": ("sites",),
+    "stats": ("stats",),
+    "tag": ("tag",),
+    "tagger": ("tagger",),
+    "token": ("token",),
+    "vendors": ("listings",),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported from their module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            for module in COMMAND_MODULES.get(cmd_name, ()):
+                for cmd in getattr(importlib.import_module(f"onionwatch.commands.{module}"), "COMMANDS", []):
+                    self.add_command(cmd)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="onionwatch")
 def main() -> None:
     """Monitor onion services: crawl through Tor, tag offers and leaked data, search, alert."""
 
 
-def _register() -> None:
+def defined_commands() -> dict[str, set[str]]:
+    """Every command module imported: command name -> the modules that define it (for the
+    test that keeps COMMAND_MODULES true)."""
     from onionwatch import commands
 
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+    out: dict[str, set[str]] = {}
+    for info in pkgutil.iter_modules(commands.__path__):
         module = importlib.import_module(f"onionwatch.commands.{info.name}")
         for cmd in getattr(module, "COMMANDS", []):
-            main.add_command(cmd)
+            out.setdefault(cmd.name, set()).add(info.name)
+    return out
 
-
-_register()
 
 if __name__ == "__main__":
     main()

@@ -73,8 +73,11 @@ def _commands() -> list[tuple[str, click.Command]]:
 
     def walk(prefix: str, cmd: click.Command) -> None:
         out.append((prefix, cmd))
-        if isinstance(cmd, click.Group):
-            for name, sub in sorted(cmd.commands.items()):
+        if isinstance(cmd, click.Group):  # list/get, not .commands: the top group loads its commands lazily
+            ctx = click.Context(cmd)
+            for name in sorted(cmd.list_commands(ctx)):
+                sub = cmd.get_command(ctx, name)
+                assert sub is not None, f"`onionwatch {prefix} {name}` is listed but cannot be loaded"
                 walk(f"{prefix} {name}".strip(), sub)
 
     walk("", main)
