@@ -43,8 +43,9 @@ class LanguageGuesser:
                     self.word_langs.setdefault(w.encode("ascii"), []).append(lang)
         self.sample = int(cfg["sample_chars"])
 
-    def guess(self, text: str) -> str:
-        """en, vi, th, id, ms, zh or und."""
+    def guess(self, text: str, low: str | None = None) -> str:
+        """en, vi, th, id, ms, zh or und. `low`: text.lower() when the caller has it and its
+        prefixes are the lower case of text's prefixes (see enrich.scan)."""
         sample = text[: self.sample]
         thai, han, kana_hangul, latin, vi = self._counts(sample)
         if thai or han:
@@ -52,7 +53,7 @@ class LanguageGuesser:
                 return "th"
             if han and han >= latin * 0.5:
                 return "und" if kana_hangul > han * 0.2 else "zh"
-        low = sample.lower()
+        low = sample.lower() if low is None else low[: self.sample]
         words = low.encode("ascii", "replace").translate(_ONLY_AZ).split()
         if not words:
             return "und"

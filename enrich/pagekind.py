@@ -131,14 +131,16 @@ class PageKindGuesser:
                 counts[kind] += 1
         return counts
 
-    def guess(self, text: str, hint: str | None = None, negative_cues: int = 0, title_commodity: bool = False) -> PageKind:
+    def guess(self, text: str, hint: str | None = None, negative_cues: int = 0, title_commodity: bool = False, low: str | None = None) -> PageKind:
         """`hint`: a kind the crawler already knows from the page's structure (it wins).
         `negative_cues`: reporting/enforcement words the lexicon scan found (news evidence).
-        `title_commodity`: the first line names a commodity (a product page's title)."""
+        `title_commodity`: the first line names a commodity (a product page's title).
+        `low`: text.lower() when the caller has it and its prefixes are the lower case of
+        text's prefixes (see enrich.scan)."""
         if hint in KINDS:
             return PageKind(hint, {}, "hint", False)
         sample = text[: self.sample]
-        low = sample.lower()
+        low = sample.lower() if low is None else low[: self.sample]
         lines = [ln.strip() for ln in sample.splitlines() if ln.strip()]
         cues = self._cue_counts(low)
         # one pass per pattern; lines found by offset (a regex per line costs more)

@@ -115,14 +115,18 @@ class Scanner:
                 out += self.scan_many(texts[start:end], hints[start:end])
                 start = end
             return out
-        lows = [_lower(text) for text in texts]
-        langs = [self.lang.guess(text) for text in texts]
+        lowered = [_lower(text) for text in texts]
+        lows = [low for low, _ in lowered]
+        # where each prefix of a page's lower-cased text is the lower case of the page's prefix,
+        # the language and page-kind samples are cut from it instead of lower-cased again
+        heads = [low if prefixes else None for low, prefixes in lowered]
+        langs = [self.lang.guess(text, head) for text, head in zip(texts, heads)]
         all_terms = [self.lexicon.scan(low) for low in lows]
         all_entities = self.pii.find_many(texts, lows, langs)
         shapes = [_shape(text, terms) for text, terms in zip(texts, all_terms)]
         kinds = [
-            self.page_kinds.guess(text, hint, negative_cues=len(negative), title_commodity=title_commodity)
-            for text, hint, (negative, _, title_commodity) in zip(texts, hints, shapes)
+            self.page_kinds.guess(text, hint, negative_cues=len(negative), title_commodity=title_commodity, low=head)
+            for text, hint, head, (negative, _, title_commodity) in zip(texts, hints, heads, shapes)
         ]
         out = []
         for text, low, lang, terms, entities, (_, furniture, _), page_kind in zip(texts, lows, langs, all_terms, all_entities, shapes, kinds):
@@ -138,12 +142,14 @@ class Scanner:
 _GROUP_CHARS = 1_000_000  # scan_many takes the steps over pages of at most this many characters together
 
 
-def _lower(text: str) -> str:
-    """The text lower-cased, offsets kept: a few characters lower-case to two, those stay."""
+def _lower(text: str) -> tuple[str, bool]:
+    """The text lower-cased, offsets kept: a few characters lower-case to two, those stay. And
+    whether low[:n] == text[:n].lower() for every n: no character lower-cased to two, and no
+    capital sigma, the one character whose lower case depends on what follows it (σ or final ς)."""
     low = text.lower()
     if len(low) != len(text):
-        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-    return low
+        return "".join(c if len(c.lower()) != 1 else c.lower() for c in text), False
+    return low, "\u03a3" not in text
 
 
 def _shape(text: str, terms: list[Term]) -> tuple[list[Term], list[tuple[int, int]], bool]:

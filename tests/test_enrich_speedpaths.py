@@ -257,3 +257,32 @@ def test_card_detail_scan_in_a_window_without_look_behind_gives_the_same_matches
             assert [m.regs for m in pii._not_after_letter(fast, text, lo, hi)] == expected, (text, lo, hi)
             hits += bool(expected)
     assert hits > 200
+
+
+def test_samples_cut_from_the_lower_cased_page_are_the_lower_cased_samples(data: dict[str, Any]) -> None:
+    """Scanner.scan_many gives the language and page-kind guessers the page's lower-cased text
+    to cut their samples from only where every prefix of it is the lower case of the page's
+    prefix: never with a capital sigma (σ or final ς by what follows it) or a character whose
+    lower case is two (İ); the guesses are the ones they make lower-casing the sample."""
+    from enrich import scan
+    from enrich.pagekind import PageKindGuesser
+
+    langs, kinds = LanguageGuesser(data["lang"]), PageKindGuesser(data["pagekind"])
+    rng = random.Random(11)
+    alphabet = "ab ΣΑΣ. İI\u0130Xσ\nàĐ đ ก中 5g $ "
+    texts = _pages() + ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 1600))) for _ in range(400)]
+    texts += ["ΟΔΟΣ " * 400, "x" * 1199 + "Σ" + "a", "İ" + "a" * 1500, "plain ascii title\n" * 100]
+    shared = 0
+    for text in texts:
+        low, prefixes = scan._lower(text)
+        assert len(low) == len(text)
+        # a sigma or a two-character lower case anywhere: not shared, though some pages could be
+        assert prefixes == ("Σ" not in text and len(text.lower()) == len(text))
+        if prefixes:
+            # every cut near the samples' lengths, and every 37th elsewhere
+            cuts = set(range(0, len(text) + 1, 37)) | {n for c in (1200, 1500) for n in range(c - 3, c + 4) if n <= len(text)}
+            assert all(low[:n] == text[:n].lower() for n in cuts), text
+            shared += 1
+            assert langs.guess(text, low) == langs.guess(text)
+            assert kinds.guess(text, low=low) == kinds.guess(text)
+    assert 50 < shared < len(texts)
