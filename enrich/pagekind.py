@@ -116,7 +116,7 @@ class PageKindGuesser:
         recurs (an article that says "price" five times is not a shop; a shop shows cart,
         shipping, price; a story that says "weight" three times is not a product page)."""
         counts = dict.fromkeys(KINDS, 0)
-        seen_shop: set[tuple[str, str]] = set()
+        counted_once: set[tuple[str, str]] = set()
         n = len(low)
         for start, end, (term, head_spaced, tail_spaced, kinds) in self.cues.matches(low):
             if head_spaced and start > 0 and _spaced(low[start - 1]):
@@ -125,9 +125,9 @@ class PageKindGuesser:
                 continue
             for kind in kinds:
                 if kind == "shop" or kind == "listing":
-                    if (kind, term) in seen_shop:
+                    if (kind, term) in counted_once:
                         continue
-                    seen_shop.add((kind, term))
+                    counted_once.add((kind, term))
                 counts[kind] += 1
         return counts
 

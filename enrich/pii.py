@@ -126,15 +126,14 @@ class PiiFinder:
         words = "|".join(re.escape(w.lower()) for w in sorted(phone["strong_context"], key=len, reverse=True))
         self.phone_words = re.compile(rf"(?<![^\W\d_])(?:{words})(?![^\W\d_])")
         details = pii.get("card_details") or {}
-        # a card's expiry, CVV and PIN when they are written next to it (same line, named)
+        # a card's expiry, CVV and PIN when they are written next to it (same line, named). No
+        # opening look-behind: _not_after_letter checks that no letter precedes a match, and the
+        # patterns open with the names' first letters, which the regex engine skips ahead to
         self.card_details = [
-            re.compile(rf"(?<![^\W\d_])(?:{_alternation(details[kind])})(?![^\W\d_])\.?[ \t]*(?:is[ \t]+)?[:=#\-]?[ \t]*{value}")
+            re.compile(rf"(?:{_alternation(details[kind])})(?![^\W\d_])\.?[ \t]*(?:is[ \t]+)?[:=#\-]?[ \t]*{value}")
             for kind, value in (("expiry", _EXPIRY), ("cvv", r"(\d{3,4})(?![\d/])"), ("pin", r"(\d{4,8})(?![\d/])"))
             if details.get(kind)
         ]
-        # the same without their opening look-behind, for _not_after_letter (they open with the
-        # names' first letters, which the regex engine skips ahead to)
-        self.card_details_field = [re.compile(p.pattern.removeprefix(r"(?<![^\W\d_])")) for p in self.card_details]
         keys = pii.get("password_keys") or []
         self.password_probe = tuple(k.lower() for k in keys)
         self.password = re.compile(rf"(?<![^\W\d_])(?:{_alternation(keys)})[ \t]*[:=][ \t]*([^\s]{{1,64}})") if keys else None
@@ -244,7 +243,7 @@ class PiiFinder:
             bare = _BARE_AFTER_CARD.match(text, e.end, hi)
             if bare:
                 spans += [bare.span(i) for i in (1, 2) if bare.group(i)]
-            for pattern in self.card_details_field:
+            for pattern in self.card_details:
                 spans += [m.span(m.lastindex or 1) for m in _not_after_letter(pattern, low, lo, hi)]
             for start, end in spans:
                 if not taken.overlaps(start, end) and not any(o.start < end and start < o.end for o in out):
