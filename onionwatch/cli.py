@@ -8,7 +8,6 @@ every `onionwatch` call used to pay, light ones like `lab status` or `token crea
 from __future__ import annotations
 
 import importlib
-import pkgutil
 
 import click
 
@@ -57,19 +56,6 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="onionwatch")
 def main() -> None:
     """Monitor onion services: crawl through Tor, tag offers and leaked data, search, alert."""
-
-
-def defined_commands() -> dict[str, set[str]]:
-    """Every command module imported: command name -> the modules that define it (for the
-    test that keeps COMMAND_MODULES true)."""
-    from onionwatch import commands
-
-    out: dict[str, set[str]] = {}
-    for info in pkgutil.iter_modules(commands.__path__):
-        module = importlib.import_module(f"onionwatch.commands.{info.name}")
-        for cmd in getattr(module, "COMMANDS", []):
-            out.setdefault(cmd.name, set()).add(info.name)
-    return out
 
 
 if __name__ == "__main__":
