@@ -74,12 +74,18 @@ def sets(corpus: Path) -> dict[str, list[dict[str, Any]]]:
                 return split if split.startswith("heldout") and not split.endswith("-read") else "dev"
             for name in sorted({part(r) for r in web}, key=lambda n: (n != "dev", n)):  # each unread batch apart
                 out[f"wildlife-web-{name}"] = [r for r in web if part(r) == name]
+    out["hard-neg"] = hard_negatives(corpus)
+    return out
+
+
+def hard_negatives(corpus: Path) -> list[dict[str, Any]]:
+    """The texts that must stay untagged: hard_negatives.yaml, the labelled set's non-offers and
+    paragraphs of the seed reports (when the corpus has them)."""
     negatives = [{"text": r["text"], "labels": [], "lang": r["lang"]} for r in yaml.safe_load((TESTS / "hard_negatives.yaml").read_text(encoding="utf-8"))]
     negatives += [{"text": r["text"], "labels": [], "lang": r["lang"]} for r in yaml.safe_load((TESTS / "labelled.yaml").read_text(encoding="utf-8")) if not r["categories"]]
     if (corpus / "seeds.jsonl").exists():
         negatives += read_jsonl(corpus / "seeds.jsonl")
-    out["hard-neg"] = negatives
-    return out
+    return negatives
 
 
 def main() -> None:

@@ -47,6 +47,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+import tagger_eval  # bench/tagger_eval.py: the hard negatives and P/R/F1, as reported there
+
 from enrich import Tagger
 from enrich.offers import _quotes, _sold_line
 
@@ -92,25 +94,9 @@ def folds(rows: list[dict[str, Any]], k: int, seed: int) -> list[int]:
 
 
 def prf(gold: list[bool], pred: list[bool]) -> dict[str, float]:
-    tp = sum(g and p for g, p in zip(gold, pred))
-    fp = sum(p and not g for g, p in zip(gold, pred))
-    fn = sum(g and not p for g, p in zip(gold, pred))
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
+    """tagger_eval.prf of the one label, as a dict."""
+    p, r, f, tp, fp, fn = tagger_eval.prf([{LABEL} if g else set() for g in gold], [{LABEL} if x else set() for x in pred], LABEL)
     return {"p": p, "r": r, "f1": f, "tp": tp, "fp": fp, "fn": fn}
-
-
-def hard_negatives(corpus: Path) -> list[str]:
-    import yaml
-
-    tests = ROOT / "tests" / "data" / "tagger"
-    texts = [r["text"] for r in yaml.safe_load((tests / "hard_negatives.yaml").read_text(encoding="utf-8"))]
-    texts += [r["text"] for r in yaml.safe_load((tests / "labelled.yaml").read_text(encoding="utf-8")) if not r["categories"]]
-    seeds = corpus / "seeds.jsonl"
-    if seeds.exists():
-        texts += [json.loads(line)["text"] for line in seeds.open(encoding="utf-8")]
-    return texts
 
 
 def own_rows(corpus: Path) -> list[dict[str, Any]]:
@@ -236,7 +222,7 @@ def main() -> None:
     results = shipped.tag_many(texts)
     rules = ["wildlife" in res["categories"] for res in results]
     commodity = [has_wildlife_commodity(shipped, t) for t in texts]
-    negatives = hard_negatives(args.corpus)
+    negatives = [r["text"] for r in tagger_eval.hard_negatives(args.corpus)]  # the set tagger_eval reports
     neg_results = shipped.tag_many(negatives)
     neg_rules = ["wildlife" in res["categories"] for res in neg_results]
     x = np.array([rule_features(shipped, t, res) for t, res in zip(texts, results)])
