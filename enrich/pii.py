@@ -117,6 +117,7 @@ class PiiFinder:
         self.strong_default = int(pii["phone_strong_regions"])
         phone = pii["phone"]
         self.phone_context_regions: list[str] = phone["context_regions"]
+        _check_regions([*self.regions_default, *self.phone_context_regions, *(r for rs in self.regions_by_lang.values() for r in rs)])
         words = "|".join(re.escape(w.lower()) for w in sorted(phone["street_words"], key=len, reverse=True))
         # a number followed by a street name is a house number ("3747 3911 Fourth Avenue")
         self.street_after = re.compile(rf"[ ,]*(?:[^\W\d_]+\.? ){{0,2}}?(?:{words})(?![^\W\d_])")
@@ -408,6 +409,14 @@ class PiiFinder:
             return None
         score = self._score("PHONE_NUMBER", weak=not intl and region not in strong)
         return Entity("PHONE_NUMBER", start, end, min(1.0, score + self.boost) if context else score, region)
+
+
+def _check_regions(regions: list[Any]) -> None:
+    """Every phone region is a region phonenumbers knows. YAML reads an unquoted NO (Norway) as
+    false: such a region would never validate a number, silently."""
+    bad = [r for r in regions if not v.is_region(r)]
+    if bad:
+        raise ValueError(f"pii.yaml: unknown phone regions {bad!r} (quote two-letter codes such as \"NO\")")
 
 
 def _finditer(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:

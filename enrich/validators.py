@@ -11,6 +11,7 @@ import functools
 import ipaddress
 import re
 from collections.abc import Iterable
+from typing import Any
 
 import base58
 import bech32m
@@ -155,6 +156,11 @@ def is_ip(value: str) -> bool:
     except ValueError:
         return False
     return not (address.version == 4 and value.count(".") != 3)
+
+
+def is_region(value: Any) -> bool:
+    """A two-letter region code phonenumbers has metadata for."""
+    return isinstance(value, str) and value in phonenumbers.SUPPORTED_REGIONS
 
 
 def phone_region(value: str, regions: Iterable[str], possible: bool = False) -> str | None:

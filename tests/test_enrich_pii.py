@@ -2,6 +2,7 @@
 
 import pytest
 
+import configs
 from enrich import Tagger
 
 ONION = "duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion"
@@ -94,3 +95,19 @@ def test_phone_numbers_and_the_numbers_that_only_look_like_them(tagger):
         assert ("PHONE_NUMBER", value) in spans(tagger, text), text
     # the same digits with no phone context and no likely region are not reported
     assert "PHONE_NUMBER" not in [label for label, _ in spans(tagger, "ref 0680 298 70 63")]
+
+
+def test_phone_regions_in_config_are_real_regions():
+    """An unquoted NO in pii.yaml is YAML's false: Norwegian numbers would never validate.
+    Loading the finder refuses a region phonenumbers does not know."""
+    import yaml
+
+    from enrich.pii import PiiFinder
+    from enrich.pipeline import DEFAULT_SETTINGS
+
+    pii = yaml.safe_load((configs.path("tagger") / "pii.yaml").read_text(encoding="utf-8"))
+    assert "NO" in pii["phone"]["context_regions"]
+    PiiFinder(pii, DEFAULT_SETTINGS)
+    broken = yaml.safe_load((configs.path("tagger") / "pii.yaml").read_text(encoding="utf-8").replace('"NO"', "NO"))
+    with pytest.raises(ValueError, match="NO"):
+        PiiFinder(broken, DEFAULT_SETTINGS)
