@@ -11,11 +11,19 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
+# every package pyproject.toml installs (tests/test_index_compose.py keeps this list complete)
+COPY alerts/ alerts/
+COPY clusters/ clusters/
+COPY configs/ configs/
 COPY crawler/ crawler/
 COPY enrich/ enrich/
+COPY evidence/ evidence/
 COPY index/ index/
+COPY journal/ journal/
+COPY lab/ lab/
+COPY listings/ listings/
 COPY onionwatch/ onionwatch/
-COPY configs/ configs/
+COPY procs/ procs/
 # Editable: configs/ (mappings, lexicons, rules) stay beside the code, where every part looks for them.
 RUN pip install --no-cache-dir -e . && python -m compileall -q /app
 

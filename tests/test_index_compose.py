@@ -81,3 +81,15 @@ def test_compose_runs_the_web_app_on_loopback(tmp_path: Path) -> None:
     assert web["command"][:1] == ["serve"]
     assert web["environment"]["ONIONWATCH_ES_URL"] == "http://elasticsearch:9200"
     assert all(str(p.get("host_ip", p) if isinstance(p, dict) else p).startswith("127.0.0.1") for p in web["ports"])
+
+
+def test_the_image_holds_every_package_the_project_installs() -> None:
+    """The image installs the project from the packages it copies: one left out (journal, which
+    the crawler imports) makes `onionwatch crawl` fail in the container with an ImportError."""
+    import tomllib
+
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {pattern.rstrip("*") for pattern in include}
+    copied = set(re.findall(r"^COPY (\S+)/ \1/$", (ROOT / "Dockerfile").read_text(), flags=re.M))
+    assert packages <= copied, f"Dockerfile does not copy {sorted(packages - copied)}"
+    assert all((ROOT / name / "__init__.py").exists() for name in packages)
