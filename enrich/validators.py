@@ -2,7 +2,9 @@
 
 Kept libraries do the checking wherever one exists (python-stdnum, phonenumbers, base58, bech32m,
 stem, pycryptodome's Keccak via enrich.checksums); only the Singapore NRIC/FIN and Vietnamese
-CCCD structure are written here because no installed library covers them.
+CCCD structure are written here because no installed library covers them. Phone numbers are
+checked against phonenumbers' own metadata, read the way its parse and is_valid_number read it
+(without building a PhoneNumber: parsing was ~9 % of tagging); other inputs go through parse.
 """
 
 from __future__ import annotations
@@ -166,8 +168,15 @@ def is_region(value: Any) -> bool:
 def phone_region(value: str, regions: Iterable[str], possible: bool = False) -> str | None:
     """The first region (or the number's own country code) in which the number is valid.
     `possible`: an international number only has to have a possible length for its country
-    (numbers from reserved ranges, e.g. drama numbers, are not "valid" but are numbers)."""
+    (numbers from reserved ranges, e.g. drama numbers, are not "valid" but are numbers).
+
+    What phonenumbers' parse + is_valid_number(_for_region) answer, decided from its metadata
+    without parsing (_national_valid, _international) for the numbers enrich.pii hands over:
+    ASCII digits and separators, maybe an x/ext extension; anything else is parsed."""
     if value.lstrip().startswith(("+", "00")):
+        answer = _international(value, possible)
+        if answer is not _PARSE:
+            return answer  # type: ignore[return-value]
         try:
             number = phonenumbers.parse("+" + digits(value)[2:] if value.lstrip().startswith("00") else value)
         except phonenumbers.NumberParseException:
@@ -175,22 +184,240 @@ def phone_region(value: str, regions: Iterable[str], possible: bool = False) -> 
         ok = phonenumbers.is_possible_number(number) if possible else phonenumbers.is_valid_number(number)
         return phonenumbers.region_code_for_number(number) if ok else None
     number_digits = digits(value)
-    # ASCII digits and separators only (no extension, no other script's digits): the national
-    # number parsing would find is a suffix of these digits, see _national_suffix
-    plain = number_digits.isascii() and not any(c.isalpha() for c in value)
+    national = _plain_digits(value)
     for region in regions:
         if not _possible_length(number_digits, region):
-            continue  # parsing is the expensive part: skip regions the length rules out
-        suffix = _national_suffix(region) if plain else None
-        if suffix is not None:
-            starts = _strippable_start(region)
-            if not (suffix.search(number_digits) if starts.match(number_digits) else suffix.match(number_digits)):
-                continue  # no ending of the digits (all of them, where parsing keeps all) is a national number there
-        try:
-            number = phonenumbers.parse(value, region)
-        except phonenumbers.NumberParseException:
+            continue  # (kept from before: it decides which regions are tried at all)
+        valid = _national_valid(national, region) if national is not None else None
+        if valid is None:  # no exact answer without parsing: parse
+            try:
+                valid = phonenumbers.is_valid_number_for_region(phonenumbers.parse(value, region), region)
+            except phonenumbers.NumberParseException:
+                valid = False
+        if valid:
+            return region
+    return None
+
+
+# What phone_region answers without parsing: ASCII digits and the separators enrich.pii's number
+# scan lets through, after an optional "+" (group 1), then an optional "x"/"ext" extension, which
+# phonenumbers strips and which changes no answer. Group 2 holds the number parsing reads.
+_PLAIN_NUMBER = re.compile(r"( *\+)?([0-9 .\-()]*)(?: ?(?:x|ext\.?) ?[0-9]{1,5})?")
+_MAX_INPUT = 250  # phonenumbers' _MAX_INPUT_STRING_LENGTH: longer input does not parse
+_PARSE = object()  # _international's "parse it": no exact answer from metadata
+
+_TOO_SHORT, _TOO_LONG, _LOCAL_ONLY, _INVALID_LENGTH = (
+    phonenumbers.ValidationResult.TOO_SHORT,
+    phonenumbers.ValidationResult.TOO_LONG,
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+    phonenumbers.ValidationResult.INVALID_LENGTH,
+)
+# is_valid_number_for_region: the general pattern, then any of these number types
+# (_number_type_helper; mobile only where it differs from fixed line)
+_VALID_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail", "fixed_line")
+
+
+def _plain_digits(value: str, international: bool = False) -> str | None:
+    """The digits parse reads from a plain number ("+" first where international), or None when
+    the value is not one or holds under three digits (then parse reads more than its digits)."""
+    plain = _PLAIN_NUMBER.fullmatch(value)
+    if plain is None or (plain.group(1) is not None) != international or len(value) > _MAX_INPUT:
+        return None
+    number = digits(plain.group(2))
+    return number if len(number) >= 3 else None
+
+
+class _Plan:
+    """One metadata's rules, compiled once: what parse and validation read from it."""
+
+    __slots__ = ("country_code", "code", "idd", "national_prefix", "general", "lengths", "local", "valid", "leading", "exact")
+
+    def __init__(self, meta: Any) -> None:
+        self.country_code: int = meta.country_code
+        self.code = str(meta.country_code)
+        self.idd = re.compile(meta.international_prefix) if meta.international_prefix else None
+        self.national_prefix = re.compile(meta.national_prefix_for_parsing) if meta.national_prefix_for_parsing else None
+        general = meta.general_desc
+        pattern = general.national_number_pattern if general is not None else None
+        self.general = re.compile(pattern) if pattern else None
+        self.lengths: tuple[int, ...] = tuple(general.possible_length) if general is not None else ()
+        self.local = frozenset(general.possible_length_local_only) if general is not None else frozenset()
+        self.leading = re.compile(meta.leading_digits) if meta.leading_digits is not None else None
+        types = [getattr(meta, name) for name in _VALID_TYPES]
+        if not meta.same_mobile_and_fixed_line_pattern:
+            types.append(meta.mobile)
+        alternatives = [_desc_regex(desc) for desc in types]
+        parts = [p for p in alternatives if p is not None]
+        whole = _desc_regex(general)
+        self.valid = re.compile(f"(?={whole})(?:{'|'.join(parts)})" if whole is not None and parts else "(?!)")
+        # a transform rule rewrites the digits while parsing: left to phonenumbers
+        self.exact = not meta.national_prefix_transform_rule and bool(self.lengths)
+
+
+def _desc_regex(desc: Any) -> str | None:
+    """_is_number_matching_desc as one regex (match at 0): a possible length, the whole pattern."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    lengths = desc.possible_length
+    if lengths and not [n for n in lengths if n >= 0]:
+        return None
+    length = f"(?=(?:{'|'.join(f'.{{{n}}}' for n in lengths if n >= 0)})\\Z)" if lengths else ""
+    return f"{length}(?:{desc.national_number_pattern})\\Z"
+
+
+def _plan(country_code: int, region: str) -> _Plan | None:
+    """PhoneMetadata.metadata_for_region_or_calling_code's metadata, compiled once (the calling
+    code only tells the non-geographic entity's apart)."""
+    return _compiled_plan(region, country_code if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY else 0)
+
+
+@functools.cache
+def _compiled_plan(region: str, country_code: int) -> _Plan | None:
+    meta = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    return None if meta is None else _Plan(meta)
+
+
+@functools.cache
+def _region_plans(region: str) -> tuple[_Plan, _Plan] | None:
+    """A region's plan and that of its country code's main region (whose metadata parse reads
+    once it has taken a country code); None when either is not exact, or the region unknown."""
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        return None
+    own = _plan(0, region)
+    if own is None:
+        return None
+    main_region = phonenumbers.region_code_for_country_code(own.country_code)
+    main = own if main_region == region else _plan(own.country_code, main_region)
+    return (own, main) if main is not None and own.exact and main.exact else None
+
+
+def _general(number: str, plan: _Plan) -> bool:
+    return plan.general is not None and plan.general.fullmatch(number) is not None
+
+
+def _strip_national_prefix(number: str, plan: _Plan) -> str:
+    """_maybe_strip_national_prefix_carrier_code without a transform rule."""
+    if not number or plan.national_prefix is None:
+        return number
+    match = plan.national_prefix.match(number)
+    if match is None:
+        return number
+    rest = number[match.end() :]
+    return number if _general(number, plan) and not _general(rest, plan) else rest
+
+
+def _length_result(length: int, plan: _Plan) -> Any:
+    """_test_number_length for any number type."""
+    if length in plan.local:
+        return _LOCAL_ONLY
+    if length == plan.lengths[0]:
+        return phonenumbers.ValidationResult.IS_POSSIBLE
+    if length < plan.lengths[0]:
+        return _TOO_SHORT
+    if length > plan.lengths[-1]:
+        return _TOO_LONG
+    return phonenumbers.ValidationResult.IS_POSSIBLE if length in plan.lengths[1:] else _INVALID_LENGTH
+
+
+def _country_code(number: str) -> tuple[int, str]:
+    """_extract_country_code: a known calling code of 1-3 digits, and what follows it."""
+    if not number or number[0] == "0":
+        return 0, number
+    for size in range(1, min(len(number), 3) + 1):
+        code = int(number[:size])
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return code, number[size:]
+    return 0, number
+
+
+def _national_significant(national: str, plan: _Plan) -> str | None:
+    """The end of parse: the national prefix stripped where what is left has a possible length,
+    None where parse raises (too short or too long). The number of leading zeros parse keeps
+    gives the same digits back (national_significant_number)."""
+    if len(national) < 2:
+        return None
+    stripped = _strip_national_prefix(national, plan)
+    if _length_result(len(stripped), plan) not in (_TOO_SHORT, _LOCAL_ONLY, _INVALID_LENGTH):
+        national = stripped
+    return national if len(national) <= 17 else None
+
+
+def _national_valid(number: str, region: str) -> bool | None:
+    """parse(number, region) + is_valid_number_for_region(…, region) for plain digits (three or
+    more) from the metadata; None where only parsing can tell (a transform rule)."""
+    plans = _region_plans(region)
+    if plans is None:
+        return None
+    own, main = plans
+    # _maybe_extract_country_code: an international prefix (not followed by 0) and a country code
+    idd = own.idd.match(number) if own.idd is not None else None
+    if idd is not None and not number.startswith("0", idd.end()):
+        after = number[idd.end() :]
+        if len(after) <= 2:
+            return False  # parse raises
+        code, national = _country_code(after)
+        if code != own.country_code:
+            return False  # no known code (parse raises) or another country's
+        plan = main
+    elif number.startswith(own.code):
+        national = _strip_national_prefix(number[len(own.code) :], own)
+        if (not _general(number, own) and _general(national, own)) or _length_result(len(number), own) == _TOO_LONG:
+            plan = main
+        else:
+            national, plan = number, own
+    else:
+        national, plan = number, own
+    significant = _national_significant(national, plan)
+    return significant is not None and own.valid.match(significant) is not None
+
+
+def _international(value: str, possible: bool) -> str | None | object:
+    """phone_region's international branch from the metadata: the region of a "+CC…" or
+    "00CC…" number if valid (or possible), None if not, _PARSE where only parsing can tell."""
+    if value.lstrip().startswith("00"):
+        number = digits(value)[2:]  # parsed as "+" + these
+        if not number.isascii() or len(number) >= _MAX_INPUT:
+            return _PARSE
+        if len(number) < 3:
+            return None  # "+" and two digits or fewer: not a viable number
+    else:
+        plain = _plain_digits(value, international=True)
+        if plain is None:
+            return _PARSE
+        number = plain
+    code, national = _country_code(number)
+    if code == 0:
+        return None
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[code]
+    plan = _plan(code, regions[0])
+    if plan is None or not plan.exact:
+        return _PARSE
+    significant = _national_significant(national, plan)
+    if significant is None:
+        return None
+    if possible:
+        ok = len(significant) in plan.local or _length_result(len(significant), plan) == phonenumbers.ValidationResult.IS_POSSIBLE
+        return _region_for_number(code, significant, regions) if ok else None
+    region = _region_for_number(code, significant, regions)
+    if region is None:
+        return None
+    own = _plan(code, region)
+    return region if own is not None and own.valid.match(significant) is not None else None
+
+
+def _region_for_number(code: int, significant: str, regions: tuple[str, ...]) -> str | None:
+    """region_code_for_number: the one region of the code, or the first whose leading digits
+    (or, without those, whose number types) match."""
+    if len(regions) == 1:
+        return regions[0]
+    for region in regions:
+        plan = _plan(code, region)
+        if plan is None:
             continue
-        if phonenumbers.is_valid_number_for_region(number, region):
+        if plan.leading is not None:
+            if plan.leading.match(significant):
+                return region
+        elif plan.valid.match(significant):
             return region
     return None
 
@@ -201,51 +428,6 @@ def _length_rules(region: str) -> tuple[frozenset[int], str, str]:
     if meta is None or meta.general_desc is None:
         return frozenset(), "", ""
     return frozenset(meta.general_desc.possible_length), meta.national_prefix or "", str(meta.country_code)
-
-
-@functools.cache
-def _national_suffix(region: str) -> re.Pattern[str] | None:
-    """The region's national-number pattern and its number types' patterns, both anchored at the
-    end of the digits (one suffix matching both); None when parsing
-    may rewrite the digits (a national-prefix transform rule, for the region or for the main
-    region of its country code), so nothing can be ruled out before parsing.
-
-    Why it is a necessary condition: phonenumbers' parse takes the national number as the digits
-    after an international prefix and country code and/or a national prefix, that is a suffix of
-    them, and is_valid_number_for_region requires it to match the general pattern whole, and
-    one of the number types' patterns whole."""
-    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    if meta is None or meta.general_desc is None or not meta.general_desc.national_number_pattern:
-        return None
-    main = phonenumbers.PhoneMetadata.metadata_for_region(phonenumbers.region_code_for_country_code(meta.country_code))
-    if meta.national_prefix_transform_rule or (main is not None and main.national_prefix_transform_rule):
-        return None
-    general = meta.general_desc.national_number_pattern
-    # is_valid_number_for_region also needs the national number to match one of the number
-    # types' patterns (fixed line, mobile, toll free...: _number_type_helper is not UNKNOWN), the
-    # same suffix as the general pattern: about half the parses on the speed bench end there
-    types = [desc.national_number_pattern for desc in (getattr(meta, name) for name in _NUMBER_TYPES) if desc is not None and desc.national_number_pattern]
-    if not types:
-        return re.compile(f"(?:{general})\\Z")
-    return re.compile(f"(?=(?:{general})\\Z)(?:{'|'.join(types)})\\Z")
-
-
-@functools.cache
-def _strippable_start(region: str) -> re.Pattern[str]:
-    """What parsing may strip from the start of a region's plain national digits: an
-    international prefix (then a country code), the country code, a national prefix. Where this
-    does not match, the national number parsing gives is all of the digits, so they must match
-    _national_suffix whole (its .match: both of its parts end at the end of the digits), not
-    just an ending of them: most numbers tried in a region not their own fail here unparsed."""
-    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    parts = [re.escape(str(meta.country_code))]
-    parts += [f"(?:{p})" for p in (meta.international_prefix, meta.national_prefix_for_parsing) if p]
-    parts += [re.escape(meta.national_prefix)] if meta.national_prefix else []
-    return re.compile("|".join(parts))
-
-
-# the number types phonenumbers' _number_type_helper tries after the general pattern
-_NUMBER_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail", "fixed_line", "mobile")
 
 
 def _possible_length(number: str, region: str) -> bool:

@@ -1,9 +1,9 @@
 """The tagger's fast paths give exactly what the plain computation gives.
 
-Each shortcut taken for speed (enrich.validators' national-number precheck, enrich.pii's scan
-probes, enrich.pagekind's one-pass sentence count) is compared with the computation it replaces,
-on real phone-number metadata and on generated strings; the offer classifier's vocabulary stays
-bounded without changing a score.
+Each shortcut taken for speed (enrich.validators' phone validity from metadata, more of it in
+tests/test_enrich_phone.py; enrich.pii's scan probes, enrich.pagekind's one-pass sentence count)
+is compared with the computation it replaces, on real phone-number metadata and on generated
+strings; the offer classifier's vocabulary stays bounded without changing a score.
 """
 
 from __future__ import annotations
@@ -73,10 +73,12 @@ def test_phone_precheck_changes_no_answer() -> None:
     assert found > len(values) // 4  # the set holds plenty of valid numbers, not only misses
 
 
-def test_phone_precheck_is_skipped_where_parsing_rewrites_digits() -> None:
-    # Argentina and Brazil transform the national prefix while parsing: no precheck there
-    assert v._national_suffix("AR") is None and v._national_suffix("BR") is None
-    assert v._national_suffix("US") is not None
+def test_phone_numbers_are_parsed_where_parsing_rewrites_digits() -> None:
+    # Argentina, Brazil and Japan transform the national prefix while parsing: left to phonenumbers
+    # (Canada is not: parse reads the US metadata once it has the country code, which has no rule)
+    assert v._region_plans("AR") is None and v._region_plans("BR") is None and v._region_plans("JP") is None
+    assert v._region_plans("US") is not None and v._region_plans("CA") is not None
+    assert v._national_valid("0111234567", "BR") is None and v.phone_region("(11) 91234-5678", ["BR"]) == "BR"
 
 
 @pytest.mark.parametrize("pattern", list(pii._PROBES))
