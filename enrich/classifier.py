@@ -88,8 +88,9 @@ class OfferClassifier:
 
     def _annotate(self, docs: list[Doc]) -> list[Doc]:
         for doc, cats in zip(docs, self.scores([d.text for d in docs])):
-            doc._.ow_cats = cats
-            doc._.ow_model_version = self.model_version
+            ext = doc._  # a new accessor object on each `doc._`
+            ext.ow_cats = cats
+            ext.ow_model_version = self.model_version
         return docs
 
     # the trained model travels inside a packaged pipeline

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import ahocorasick
 import spacy
+from spacy.attrs import LOWER
 from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
-from spacy.util import filter_spans, minibatch, registry
+from spacy.util import filter_spans, minibatch
 
 from enrich import classifier as _classifier
 from enrich.lexicon import Term
@@ -114,8 +116,14 @@ class TaggerComponent:
         self.reach = int(self.settings["offer_window"])
         self.chunk_chars = int(self.settings["chunk_chars"])
         self.max_chars = int(self.settings["max_chars"])
-        # the language's standard rules, whatever tokenizer makes the pipeline's Docs
-        self.tokenizer = registry.tokenizers.get("spacy.Tokenizer.v1")()(nlp)
+        # the language's standard rules, whatever tokenizer makes the pipeline's Docs, on a
+        # vocabulary of the component's own: the one lexeme attribute its matcher reads is LOWER,
+        # so only that is computed for each new word, and the pipeline's own vocabulary need
+        # compute nothing for its words (the Tagger's one-token Docs: a whole page each). Its
+        # strings are freed with the pipeline's memory zone (memory_zone below).
+        self.token_nlp = spacy.blank(nlp.lang)
+        self.token_nlp.vocab.lex_attr_getters = {LOWER: self.token_nlp.vocab.lex_attr_getters[LOWER]}
+        self.tokenizer = self.token_nlp.tokenizer
         self.data: dict[str, Any] = {}
 
     # -- data: initialize from a configs directory, or from the packaged pipeline ------------
@@ -132,7 +140,7 @@ class TaggerComponent:
         self.scanner = Scanner(data, self.settings)
         cues = data["cues"]
         self.negation_weight = float(cues["negative"]["weight"])
-        self.matcher = Matcher(self.nlp.vocab)
+        self.matcher = Matcher(self.token_nlp.vocab)
         neg, verbs = cues["negation"]["negators"], cues["negation"]["sale_verbs"]
         # every NEGATED_SALE match has a token whose lower-case form is a sale verb, so the verb
         # is in the lower-cased stretch: a stretch without one is not tokenised (see _tag)
@@ -162,6 +170,12 @@ class TaggerComponent:
         return self
 
     # -- running -----------------------------------------------------------------------------
+    @contextmanager
+    def memory_zone(self, mem: Any = None) -> Iterator[Any]:
+        """`nlp.memory_zone()` enters this too: the token pass's strings leave with the batch's."""
+        with self.token_nlp.vocab.memory_zone(mem) as zone:
+            yield zone
+
     def __call__(self, doc: Doc) -> Doc:
         return self._tag([doc])[0]
 
@@ -174,8 +188,9 @@ class TaggerComponent:
 
     def _tag(self, docs: list[Doc]) -> list[Doc]:
         texts = [doc.text for doc in docs]  # Doc.text is rebuilt (decoded from the vocab) on every call
+        exts = [doc._ for doc in docs]  # `doc._` makes a new accessor object on every call
         cuts = [_cut(text, self.max_chars) for text in texts]
-        analyses = self.scanner.scan_many([text[:cut] if cut < len(text) else text for text, cut in zip(texts, cuts)], [doc._.ow_kind_hint for doc in docs])
+        analyses = self.scanner.scan_many([text[:cut] if cut < len(text) else text for text, cut in zip(texts, cuts)], [ext.ow_kind_hint for ext in exts])
         pieces = [
             (a, lo + off, piece)
             for a in analyses
@@ -185,11 +200,11 @@ class TaggerComponent:
         ]
         for (analysis, offset, _), piece in zip(pieces, self.tokenizer.pipe(p for _, _, p in pieces)):
             analysis.negations += self._negations(piece, offset)
-        for doc, text, analysis, cut in zip(docs, texts, analyses, cuts):
-            result = self.decide(analysis, doc._.ow_cats, doc._.ow_model_version)
+        for doc, ext, text, analysis, cut in zip(docs, exts, texts, analyses, cuts):
+            result = self.decide(analysis, ext.ow_cats, ext.ow_model_version)
             if cut < len(text):
                 result["truncated"] = {"chars": len(text), "tagged_chars": cut}
-            doc._.ow_result = result
+            ext.ow_result = result
             if self.settings["spans"]:
                 doc.spans["ow_entities"] = [s for e in result["entities"] if (s := doc.char_span(e["start"], e["end"], e["label"], alignment_mode="expand"))]
                 doc.spans["ow_evidence"] = [s for e in result["evidence"] if (s := doc.char_span(e["start"], e["end"], e["kind"], alignment_mode="expand"))]
