@@ -191,3 +191,26 @@ def test_international_validity_from_metadata_for_every_calling_code() -> None:
             answered += v._international(value, possible) is not v._PARSE
             found += expected is not None
     assert len(values) > 5000 and answered > 0.9 * 2 * len(values) and found > len(values) // 2
+
+
+def test_phone_region_on_any_string_is_the_librarys_answer() -> None:
+    """Strings of digits, separators, "+", "00", extensions, other scripts' digits, "#", "/" and
+    letters: what takes the metadata's way and what is parsed, the library's answer either way
+    (the old length look on plain digits gave another answer after a "#" extension mark)."""
+    rng = random.Random(79)
+    regions = _regions()
+    lists = [regions[:13], regions[13:], ["US", "GB", "TH"], ["BR", "AR", "JP", "CA", "IT"]]
+    pieces = list("0123456789" * 4) + ["00", "011", "44", "+", "+ ", " ", "-", ".", "(", ")", "x", "ext", "ext.", " x", "\u0663",
+                                         "\uff11", "a", "#", "/", "*", "0800", "1800"]
+    found = 0
+    for _ in range(2500):
+        value = "".join(rng.choice(pieces) for _ in range(rng.randint(3, 22)))
+        regs = rng.choice(lists)
+        for possible in (False, True):
+            if value.lstrip().startswith(("+", "00")):
+                expected = _library_international(value, possible)
+            else:
+                expected = _reference_phone_region(value, [r for r in regs if v._possible_length(v.digits(value), r)])
+            assert v.phone_region(value, regs, possible) == expected, (value, regs, possible)
+            found += expected is not None
+    assert found > 300
