@@ -100,3 +100,20 @@ def test_default_data_is_found_at_call_time(tmp_path, monkeypatch):
     monkeypatch.setenv("ONIONWATCH_CONFIGS", str(tmp_path))
     assert Tagger.load().source == tmp_path / "tagger"
     assert Tagger.load().tag(text)["categories"] == []
+
+
+
+def test_the_classifier_reads_the_page_head_only(tagger):
+    """The model scores the first max_chars characters (navigation + title on a crawled page):
+    what follows does not move its scores, whatever it says; the head does."""
+    clf = tagger.classifier
+    head = ("Dream Bazaar\nDrugs\nDigital Goods\nAsia-Pacific\nSAMPLE 0.5 gram pure COCAINE-flakes - FREE SHIPMEN\n"
+            "Price\n$65.6\nSeller\ndelosmuertos\nShips from\nAustralia Europe\nShips to\nAustralia\nCategory\nDrugs\n"
+            "Description\nSAMPLE 0.5 gram pure COCAINE-flakes - FREE SHIPMENT + TRACKNO + STEALTH PACKAGING\n"
+            "Shipping options\n$0\ntrack&trace - 4-7 workingdays delivery\n")
+    assert len(head) >= clf.max_chars == 300
+    tails = ["", "fullz cvv dumps ivory rhino horn pangolin scales " * 40, "weather report " * 200]
+    scores = clf.scores([head + tail for tail in tails] + [head[: clf.max_chars]])
+    assert all(s == scores[0] for s in scores) and scores[0]["drugs"] >= 0.5
+    other = clf.scores([head.replace("COCAINE", "Fullz CVV").replace("gram", "x")])[0]
+    assert other != scores[0] and other["drugs"] < scores[0]["drugs"]
