@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from enrich import Tagger
+from enrich import Tagger, compiled
 
 
 def corpus(docs: int, seed: int = 4) -> list[str]:
@@ -83,6 +83,7 @@ def main() -> None:
     texts = corpus(args.docs)
     total = sum(map(len, texts))
     print(f"corpus: {len(texts)} pages, {total / 1e6:.2f} M chars\n")
+    print(f"{compiled.describe()}\n")  # which code the onionwatch figures below measured
     tagger = Tagger.load()
     rules = Tagger.load(classifier="")
     tagger.tag_many(texts[:50])  # warm caches

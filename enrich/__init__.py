@@ -5,8 +5,12 @@ Imports nothing of onionwatch but the data package `configs` (to find configs/ta
 with `spacy.load`.
 """
 
-from enrich.pipeline import build, package
-from enrich.protect import pii_hash, protect
-from enrich.tagger import Tagger
+from enrich import compiled
+
+compiled.select()  # first: compiled (mypyc) or plain-Python submodules, see enrich/compiled.py
+
+from enrich.pipeline import build, package  # noqa: E402
+from enrich.protect import pii_hash, protect  # noqa: E402
+from enrich.tagger import Tagger  # noqa: E402
 
 __all__ = ["Tagger", "build", "package", "pii_hash", "protect"]

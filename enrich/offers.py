@@ -235,8 +235,8 @@ def decide(
     dump = _dump_evidence(analysis, settings["dump"])
     if dump and "leaked_data" not in categories:
         categories.append("leaked_data")
-    for e in dump:
-        cite("leaked_data", {"kind": "entity", "start": e.start, "end": e.end, "term": e.label})
+    for d in dump:
+        cite("leaked_data", {"kind": "entity", "start": d.start, "end": d.end, "term": d.label})
     return {
         "categories": sorted(categories),
         "entities": [e.as_dict() for e in analysis.entities],

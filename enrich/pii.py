@@ -222,7 +222,7 @@ class PiiFinder:
 
     def _passwords(self, text: str, low: str, kept: list[Entity]) -> list[Entity]:
         """The value of a `password: …` / `pwd=…` field, wherever it is written."""
-        if self.password is None or not any(k in low for k in self.password_probe):
+        if self.password_field is None or not any(k in low for k in self.password_probe):
             return []
         taken = SpanIndex((e.start, e.end) for e in kept)
         return [Entity("PASSWORD", m.start(1), m.end(1), 0.9) for m in _not_after_letter(self.password_field, low)

@@ -103,7 +103,7 @@ class Scanner:
         then every page's lexicon terms, PII, page kind, amounts): each step's tables, regexes
         and automata stay in the CPU caches from one page to the next. Run page by page, the
         steps evict each other's data: each one cost 1.1-1.8x its own time on the speed bench."""
-        hints = kind_hints if kind_hints is not None else [None] * len(texts)
+        hints: list[str | None] = kind_hints if kind_hints is not None else [None] * len(texts)
         if len(texts) > 1 and sum(map(len, texts)) > _GROUP_CHARS:  # big pages: a few at a time (memory)
             out: list[Analysis] = []
             start = 0

@@ -1,11 +1,13 @@
 """Offers vs. reporting in every language, on the labelled set and the seed documents."""
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from enrich import Tagger
+from tests.pure_python import run_python
 
 DATA = Path(__file__).parent / "data" / "tagger" / "labelled.yaml"
 ROWS = yaml.safe_load(DATA.read_text(encoding="utf-8"))
@@ -101,12 +103,13 @@ def test_quoted_speech_is_reported_not_offered(tagger):
     assert tagger.tag(INCH_MARKS)["categories"] == ["wildlife"]  # inch marks are not quotes
 
 
-def test_quoted_speech_rule_is_what_decides(tagger, monkeypatch):
-    import enrich.offers as offers
-
-    monkeypatch.setattr(offers, "_quotes", lambda text: [])
-    assert tagger.tag(QUOTED_SELLER)["categories"] == ["wildlife"]
-    assert tagger.tag(DIALOGUE)["categories"] == ["wildlife"]
+def test_quoted_speech_rule_is_what_decides():
+    """Without the rule (offers._quotes finds no quote) both pages are offers. Patched in a
+    plain-Python process: compiled, decide() calls _quotes natively, past the module attribute."""
+    code = ("import json, sys; import enrich.offers as offers; from enrich import Tagger; "
+            "offers._quotes = lambda text: []; tagger = Tagger.load(); "
+            "print(json.dumps([tagger.tag(text)['categories'] for text in sys.argv[1:]]))")
+    assert json.loads(run_python(code, QUOTED_SELLER, DIALOGUE).splitlines()[-1]) == [["wildlife"], ["wildlife"]]
 
 
 # page kind and cues added with the third held-out wildlife batch (text written for onionwatch)
