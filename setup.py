@@ -41,7 +41,7 @@ MYPYC_MODULES = ["spans", "lexicon", "lang", "market", "pagekind", "pii", "scan"
 GROUP = "enrich"  # the shared library: enrich__mypyc.<abi>.so beside the enrich package
 BUILD_TRIGGERS = {"build", "build_ext", "bdist_wheel", "editable_wheel", "develop", "install"}
 TOOLCHAIN_ERRORS = (CCompilerError, CompileError, ExecError, LinkError, PlatformError)
-RECORD: dict[str, object] = {}  # what the build compiled: the mypy version, each source's sha256
+RECORD: dict[str, object] = {}  # the build: mypy version, each source's sha256, the shared library
 
 
 def _remove_extensions() -> None:
@@ -99,6 +99,7 @@ class BuildExt(build_ext):
                 Path(output).unlink(missing_ok=True)
             self.extensions = []
             return
+        RECORD["library"] = Path(self.get_ext_filename(f"{GROUP}__mypyc")).name  # beside the package
         target = ROOT / "enrich" if in_place else Path(self.build_lib) / "enrich"
         (target / enrich_compiled.BUILD_RECORD.name).write_text(json.dumps(RECORD, indent=1) + "\n")
 

@@ -54,13 +54,18 @@ def built_extensions(package_dir: Path = PACKAGE_DIR) -> dict[str, Path]:
 
 def stale_sources(package_dir: Path = PACKAGE_DIR) -> list[str]:
     """Why the extension modules in package_dir may not be used: sources changed since the build,
-    an extension the record does not list, a recorded one missing. [] = the build is current."""
+    an extension the record does not list, a recorded one or the build's shared library missing.
+    [] = the build is current."""
     extensions = built_extensions(package_dir)
     record_path = package_dir / BUILD_RECORD.name
     if not record_path.exists():
         return [f"{name} (no build record)" for name in sorted(extensions)]
-    recorded: dict[str, str] = json.loads(record_path.read_text())["sources"]
+    record = json.loads(record_path.read_text())
+    recorded: dict[str, str] = record.get("sources", {})
     problems = [f"{name} (not in the build record)" for name in sorted(extensions.keys() - recorded.keys())]
+    library = record.get("library", "the shared library")
+    if not (package_dir.parent / library).is_file():  # e.g. the package copied without it
+        problems.append(f"{library} missing")
     for name, digest in sorted(recorded.items()):
         source = package_dir / f"{name.rpartition('.')[2]}.py"
         if name not in extensions:

@@ -5,6 +5,7 @@ is older must not keep running the old code, and plain Python must give the same
 
 from __future__ import annotations
 
+import importlib.machinery
 import json
 import shutil
 from pathlib import Path
@@ -21,12 +22,13 @@ PROBE = ("import json, sys, warnings; warnings.simplefilter('always'); import en
 def _fake_build(package: Path, names: list[str]) -> None:
     """A package directory as the build leaves it: sources, an extension each, the record."""
     package.mkdir()
-    suffix = compiled.importlib.machinery.EXTENSION_SUFFIXES[0]
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
     for name in names:
         (package / f"{name}.py").write_text(f"X = {name!r}\n")
         (package / f"{name}{suffix}").write_bytes(b"")
     sources = {f"{package.name}.{n}": compiled.source_hash(package / f"{n}.py") for n in names}
-    (package / compiled.BUILD_RECORD.name).write_text(json.dumps({"sources": sources}))
+    (package.parent / f"enrich__mypyc{suffix}").write_bytes(b"")
+    (package / compiled.BUILD_RECORD.name).write_text(json.dumps({"sources": sources, "library": f"enrich__mypyc{suffix}"}))
 
 
 def test_a_current_build_is_used_an_edited_source_is_not(tmp_path: Path) -> None:
@@ -37,11 +39,14 @@ def test_a_current_build_is_used_an_edited_source_is_not(tmp_path: Path) -> None
     assert compiled.stale_sources(package) == ["pagekind.py changed since the build"]
 
 
-def test_extensions_without_a_record_or_a_missing_one_are_stale(tmp_path: Path) -> None:
+def test_extensions_without_a_record_or_with_a_part_missing_are_stale(tmp_path: Path) -> None:
     package = tmp_path / "enrich"
     _fake_build(package, ["spans", "pagekind"])
     next(package.glob("spans.*.so")).unlink()
     assert compiled.stale_sources(package) == ["enrich.spans (extension missing)"]
+    library = next(tmp_path.glob("enrich__mypyc.*"))
+    library.unlink()  # the package copied without the build's shared library (a Docker COPY enrich/)
+    assert compiled.stale_sources(package) == [f"{library.name} missing", "enrich.spans (extension missing)"]
     (package / compiled.BUILD_RECORD.name).unlink()
     assert compiled.stale_sources(package) == ["enrich.pagekind (no build record)"]
 
