@@ -9,7 +9,7 @@ What happens when:
   compiled module would raise TypeError on it at run time; fix it, or build with
   ONIONWATCH_PURE_PYTHON=1. The result depends only on our sources and the pinned mypy (the build
   environment has none of our dependencies: their imports are Any), not on the machine.
-- The C compiler is missing or fails (no gcc, no Python.h): a message on stderr, then the plain
+- The C compiler is missing or fails (no gcc, no Python.h): a warning (pip shows it), then the plain
   .py modules: a machine without a toolchain still gets a working install; enrich.compiled
   .describe() (printed by bench/tag_speed.py) says which it runs.
 A successful build records each compiled source's sha256 (enrich/_mypyc_build.json): enrich
@@ -22,6 +22,7 @@ import importlib.util
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from setuptools import setup
@@ -44,6 +45,11 @@ TOOLCHAIN_ERRORS = (CCompilerError, CompileError, ExecError, LinkError, Platform
 RECORD: dict[str, object] = {}  # the build: mypy version, each source's sha256, the shared library
 
 
+def _say(message: str) -> None:
+    """A warning: pip shows a build backend's warnings even with -q (and hides its prints)."""
+    warnings.warn(f"onionwatch: {message}", stacklevel=2)
+
+
 def _remove_extensions() -> None:
     """Extensions and the build record of an earlier build: Python would import them first."""
     for path in enrich_compiled.built_extensions(ROOT / "enrich").values():
@@ -56,15 +62,14 @@ def _ext_modules() -> list:
     if not BUILD_TRIGGERS & set(sys.argv[1:]):
         return []  # metadata steps (egg_info, dist_info) need no type check
     if enrich_compiled.pure_requested():
-        print(f"onionwatch: {enrich_compiled.PURE_ENV} is set: enrich stays plain Python", file=sys.stderr)
+        _say(f"{enrich_compiled.PURE_ENV} is set: enrich stays plain Python")
         _remove_extensions()
         return []
     try:
         from mypy.version import __version__ as mypy_version
         from mypyc.build import mypycify
     except ImportError:
-        print("onionwatch: mypyc is not installed (built without build isolation?): enrich stays plain Python",
-              file=sys.stderr)
+        _say("mypyc is not installed (built without build isolation?): enrich stays plain Python")
         _remove_extensions()
         return []
     os.chdir(ROOT)  # mypycify takes paths relative to the project
@@ -92,8 +97,8 @@ class BuildExt(build_ext):
         try:
             super().run()
         except TOOLCHAIN_ERRORS as exc:
-            print(f"onionwatch: compiling enrich with mypyc failed ({exc}): enrich stays plain Python "
-                  f"(about 8% slower tagging, same output)", file=sys.stderr)
+            _say(f"compiling enrich with mypyc failed ({exc}): enrich stays plain Python (slower tagging, "
+                 f"same output)")
             _remove_extensions()
             for output in super().get_outputs():  # a wheel build's extensions compiled before the failure
                 Path(output).unlink(missing_ok=True)
