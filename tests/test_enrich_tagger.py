@@ -117,3 +117,23 @@ def test_the_classifier_reads_the_page_head_only(tagger):
     assert all(s == scores[0] for s in scores) and scores[0]["drugs"] >= 0.5
     other = clf.scores([head.replace("COCAINE", "Fullz CVV").replace("gram", "x")])[0]
     assert other != scores[0] and other["drugs"] < scores[0]["drugs"]
+
+
+def test_the_classifier_tokenizer_without_whitespace_rules_gives_the_same_tokens(tagger):
+    """The offer classifier drops its tokenizer's whitespace special cases (so spaCy keeps
+    caching words after a line break): the tokens, and so the bag-of-words scores, must be
+    exactly those of the model's tokenizer as trained."""
+    import random
+
+    from enrich.classifier import model_path
+
+    trained = spacy.load(model_path("offers")).tokenizer
+    ours = tagger.classifier.textcat_nlp.tokenizer
+    assert any(orth.isspace() for orth in trained.rules) and not any(orth.isspace() for orth in ours.rules)
+    rng = random.Random(7)
+    pieces = ["\n", "\n\n", " ", "  ", "\t", "\xa0", "\r\n", "a", "Bb", "12", ".", "-", "(", ")", "$", "'", '"', "e.g.",
+              ":)", "C++", "http://x.onion/a", "ü", "中文", "ขาย", "...", "1.5g", "don't", "U.S.", "—"]
+    texts = PAGES + [p + "\n" + q for p in PAGES for q in PAGES]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 40))) for _ in range(5000)]
+    for text in texts * 2:  # twice: the second pass reads the tokenizer's cache
+        assert [t.orth_ for t in ours(text)] == [t.orth_ for t in trained(text)], repr(text)
