@@ -10,7 +10,7 @@ RUN apt-get update \
  && chmod 0750 /run/tor-cookie
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 # every package pyproject.toml installs (tests/test_index_compose.py keeps this list complete)
 COPY alerts/ alerts/
 COPY clusters/ clusters/
@@ -25,7 +25,12 @@ COPY listings/ listings/
 COPY onionwatch/ onionwatch/
 COPY procs/ procs/
 # Editable: configs/ (mappings, lexicons, rules) stay beside the code, where every part looks for them.
-RUN pip install --no-cache-dir -e . && python -m compileall -q /app
+# gcc only for the install: setup.py compiles enrich's character pass with mypyc (without a
+# compiler it warns and installs plain Python: same results, slower tagging)
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && pip install --no-cache-dir -e . && python -m compileall -q /app \
+ && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 
 ENV ONIONWATCH_CONFIGS=/app/configs \
     ONIONWATCH_HOME=/data \

@@ -93,3 +93,6 @@ def test_the_image_holds_every_package_the_project_installs() -> None:
     copied = set(re.findall(r"^COPY (\S+)/ \1/$", (ROOT / "Dockerfile").read_text(), flags=re.M))
     assert packages <= copied, f"Dockerfile does not copy {sorted(packages - copied)}"
     assert all((ROOT / name / "__init__.py").exists() for name in packages)
+    # the build's setup.py (mypyc), and a host's compiled modules kept out of the build context
+    assert re.search(r"^COPY pyproject\.toml setup\.py ", (ROOT / "Dockerfile").read_text(), flags=re.M)
+    assert {"enrich/*.so", "enrich/_mypyc_build.json"} <= set((ROOT / ".dockerignore").read_text().split())
