@@ -152,10 +152,11 @@ def test_tagger_loads_with_the_fast_paths() -> None:
 
 
 def test_whole_digits_phone_precheck_rejects_no_valid_region() -> None:
-    """enrich.validators.phone_region: where nothing can be stripped from the start of plain
-    digits, they must be a national number of the region whole; every region in which parsing
-    finds the number valid, tried alone, still says so (example numbers of each region written as
-    people write them, with trunk prefix, country code, international prefixes, digits changed)."""
+    """enrich.validators.phone_region, which reads validity from phonenumbers' metadata without
+    parsing: each configured region, tried alone on every number, answers as parse +
+    is_valid_number_for_region does (example numbers of each region written as people write
+    them, with trunk prefix, country code, international prefixes, digits changed). Every pair,
+    where tests/test_enrich_phone.py samples regions over more forms."""
     import phonenumbers
 
     from enrich import validators as v
