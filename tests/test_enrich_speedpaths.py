@@ -151,7 +151,7 @@ def test_tagger_loads_with_the_fast_paths() -> None:
     assert result["lang"] == "en" and result["categories"] == ["drugs"]
 
 
-def test_whole_digits_phone_precheck_rejects_no_valid_region() -> None:
+def test_phone_region_in_each_region_alone_is_parse_and_validate() -> None:
     """enrich.validators.phone_region, which reads validity from phonenumbers' metadata without
     parsing: each configured region, tried alone on every number, answers as parse +
     is_valid_number_for_region does (example numbers of each region written as people write
