@@ -74,7 +74,8 @@ class OfferClassifier:
             # bag-of-words reads each token's ORTH and nothing else: spaCy need not compute the
             # other lexeme attributes (shape, like_url, norm…) for every new word
             self.textcat_nlp.vocab.lex_attr_getters = {}
-        self.textcat_nlp.tokenizer.rules = without_whitespace_rules(self.textcat_nlp.tokenizer.rules)
+            # ...and only the tokens' text: the whitespace rules' other attributes (a NORM) are unread
+            self.textcat_nlp.tokenizer.rules = without_whitespace_rules(self.textcat_nlp.tokenizer.rules)
         self.strings_limit = len(self.textcat_nlp.vocab.strings) + self.max_new_strings
 
     @property

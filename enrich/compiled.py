@@ -60,8 +60,11 @@ def stale_sources(package_dir: Path = PACKAGE_DIR) -> list[str]:
     record_path = package_dir / BUILD_RECORD.name
     if not record_path.exists():
         return [f"{name} (no build record)" for name in sorted(extensions)]
-    record = json.loads(record_path.read_text())
-    recorded: dict[str, str] = record.get("sources", {})
+    try:
+        record = json.loads(record_path.read_text())
+        recorded: dict[str, str] = record["sources"]
+    except (ValueError, KeyError, TypeError):  # truncated or hand-edited: not a build to trust
+        return [f"{name} (unreadable build record)" for name in sorted(extensions)] or ["unreadable build record"]
     problems = [f"{name} (not in the build record)" for name in sorted(extensions.keys() - recorded.keys())]
     library = record.get("library", "the shared library")
     if not (package_dir.parent / library).is_file():  # e.g. the package copied without it

@@ -51,6 +51,16 @@ def test_extensions_without_a_record_or_with_a_part_missing_are_stale(tmp_path: 
     assert compiled.stale_sources(package) == ["enrich.pagekind (no build record)"]
 
 
+def test_an_unreadable_build_record_is_stale_not_a_crash(tmp_path: Path) -> None:
+    """A truncated or hand-edited record must not stop `import enrich`: the build is not used."""
+    package = tmp_path / "enrich"
+    _fake_build(package, ["spans"])
+    record = package / compiled.BUILD_RECORD.name
+    for broken in (record.read_text()[:20], "[]", "{}"):
+        record.write_text(broken)
+        assert compiled.stale_sources(package) == ["enrich.spans (unreadable build record)"]
+
+
 def test_pure_python_on_request() -> None:
     assert compiled.pure_requested({"ONIONWATCH_PURE_PYTHON": "1"})
     assert not compiled.pure_requested({"ONIONWATCH_PURE_PYTHON": "0"}) and not compiled.pure_requested({})
