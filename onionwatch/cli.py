@@ -8,6 +8,7 @@ every `onionwatch` call used to pay, light ones like `lab status` or `token crea
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import click
 
@@ -41,12 +42,19 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported from their module on first use."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.loaded_modules: set[str] = set()
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands:
-            for module in COMMAND_MODULES.get(cmd_name, ()):
+        # every module the command needs, even when another command already registered its name
+        # (`es` registers index_cmd's `index` group; `rebuild` joins it only from journal)
+        for module in COMMAND_MODULES.get(cmd_name, ()):
+            if module not in self.loaded_modules:
+                self.loaded_modules.add(module)
                 for cmd in getattr(importlib.import_module(f"onionwatch.commands.{module}"), "COMMANDS", []):
                     self.add_command(cmd)
         return super().get_command(ctx, cmd_name)

@@ -53,6 +53,16 @@ def test_the_table_names_every_command_and_each_loads_whole_on_its_own() -> None
         sys.modules.update(saved)
 
 
+def test_a_command_is_whole_after_another_registered_its_name() -> None:
+    """`es` registers index_cmd's `index` group too; `index` asked for afterwards in the same
+    process (a CLI runner, the docs test) must still load journal's `rebuild` into it. A fresh
+    process: in this one, other tests have imported journal already."""
+    code = ("from click.testing import CliRunner; from onionwatch.cli import main; r = CliRunner(); "
+            "print([r.invoke(main, args).exit_code for args in (['es', '--help'], ['index', 'rebuild', '--help'])])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[0, 0]", out.stdout + out.stderr
+
+
 def test_a_light_command_does_not_import_the_heavy_libraries() -> None:
     code = ("import sys; from onionwatch.cli import main; "
             "sys.argv = ['onionwatch', 'lab', '--help']\n"
