@@ -230,11 +230,12 @@ def _plain_digits(value: str, international: bool = False) -> str | None:
 class _Plan:
     """One metadata's rules, compiled once: what parse and validation read from it."""
 
-    __slots__ = ("country_code", "code", "idd", "national_prefix", "general", "lengths", "local", "valid", "leading", "exact")
+    __slots__ = ("country_code", "code", "trunk", "idd", "national_prefix", "general", "lengths", "local", "valid", "leading", "exact")
 
     def __init__(self, meta: Any) -> None:
         self.country_code: int = meta.country_code
         self.code = str(meta.country_code)
+        self.trunk: str = meta.national_prefix or ""  # as dialled (national_prefix below: as parsed)
         self.idd = re.compile(meta.international_prefix) if meta.international_prefix else None
         self.national_prefix = re.compile(meta.national_prefix_for_parsing) if meta.national_prefix_for_parsing else None
         general = meta.general_desc
@@ -422,19 +423,14 @@ def _region_for_number(code: int, significant: str, regions: tuple[str, ...]) ->
     return None
 
 
-@functools.cache
-def _length_rules(region: str) -> tuple[frozenset[int], str, str]:
-    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    if meta is None or meta.general_desc is None:
-        return frozenset(), "", ""
-    return frozenset(meta.general_desc.possible_length), meta.national_prefix or "", str(meta.country_code)
-
-
 def _possible_length(number: str, region: str) -> bool:
     """Could `number` (digits, maybe with trunk prefix or country code) be national in region?"""
-    lengths, trunk, country = _length_rules(region)
+    plan = _compiled_plan(region, 0)
+    if plan is None:
+        return False
+    lengths, trunk = plan.lengths, plan.trunk
     if len(number) in lengths:
         return True
     if trunk and number.startswith(trunk) and len(number) - len(trunk) in lengths:
         return True
-    return number.startswith(country) and len(number) - len(country) in lengths
+    return number.startswith(plan.code) and len(number) - len(plan.code) in lengths
