@@ -14,7 +14,6 @@ import json
 import random
 
 import phonenumbers
-import pytest
 from phonenumbers import PhoneMetadata
 
 from enrich import validators as v

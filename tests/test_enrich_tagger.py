@@ -102,7 +102,6 @@ def test_default_data_is_found_at_call_time(tmp_path, monkeypatch):
     assert Tagger.load().tag(text)["categories"] == []
 
 
-
 def test_the_classifier_reads_the_page_head_only(tagger):
     """The model scores the first max_chars characters (navigation + title on a crawled page):
     what follows does not move its scores, whatever it says; the head does."""
