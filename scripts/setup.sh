@@ -3,11 +3,13 @@
 # apt: tor (the lab and the crawler's Tor), privoxy (the crawl benchmark's comparison),
 # redis-server (distributed frontier tests),
 # docker-compose (validates docker-compose.yml; no engine needed), chromium + driver
-# (browser tests), openssl (the local RFC 3161 time-stamp authority in the evidence tests); then a virtualenv in .venv with the project and its test extras.
+# (browser tests), openssl (the local RFC 3161 time-stamp authority in the evidence tests), gcc +
+# libc6-dev + python3-dev (the install compiles enrich's character pass with mypyc: setup.py); then
+# a virtualenv in .venv with the project and its test extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(tor privoxy redis-server docker-compose chromium chromium-driver fonts-noto-cjk fonts-thai-tlwg iproute2 util-linux openssl)
+APT_PACKAGES=(tor privoxy redis-server docker-compose chromium chromium-driver fonts-noto-cjk fonts-thai-tlwg iproute2 util-linux openssl gcc libc6-dev python3-dev)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
